@@ -1,0 +1,19 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { DittoErrorFilter } from './common/ditto-error.filter.js';
+import { ConfigModule } from './config/config.module.js';
+import type { ConfigService } from './config/config.service.js';
+import { HealthModule } from './health/health.module.js';
+import { PersistenceModule } from './persistence/persistence.module.js';
+import { TwinsModule } from './twins/twins.module.js';
+
+@Module({})
+export class AppModule {
+  static withConfig(config: ConfigService): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [ConfigModule.forRoot(config), PersistenceModule, TwinsModule, HealthModule],
+      providers: [{ provide: APP_FILTER, useClass: DittoErrorFilter }],
+    };
+  }
+}

@@ -1,0 +1,37 @@
+import { type INestApplication, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { AppModule } from './app.module.js';
+import { rawBodyCollector } from './common/raw-body.js';
+import { ConfigService } from './config/config.service.js';
+
+const LEVELS: Record<string, LogLevel[]> = {
+  silent: [],
+  fatal: ['fatal'],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+};
+
+/** Builds the application exactly as production runs it; tests call this too. */
+export async function createApp(config: ConfigService): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.withConfig(config), {
+    bodyParser: false,
+    logger: LEVELS[config.get('LOG_LEVEL')],
+  });
+  const limit = config.get('THING_MAX_SIZE_BYTES');
+  app.set('etag', false);
+  app.set('x-powered-by', false);
+  app.use(rawBodyCollector(limit));
+  app.enableShutdownHooks();
+  const doc = new DocumentBuilder()
+    .setTitle('Twin platform')
+    .setDescription("Digital twins with Eclipse Ditto's HTTP API v2 on PostgreSQL")
+    .setVersion('2')
+    .build();
+  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc));
+  return app;
+}

@@ -1,0 +1,167 @@
+import { DomainError } from './domain-error.js';
+
+const ID_RULES =
+  'It must conform to the namespaced entity ID notation (see Ditto documentation): ' +
+  '<namespace>:<name>, at most 256 characters.';
+
+/** The catalogue of errors the platform raises; codes and statuses follow Ditto's. */
+export const Errors = {
+  thingNotFound: (thingId: string) =>
+    new DomainError(
+      404,
+      'things:thing.notfound',
+      `The Thing with ID '${thingId}' could not be found or requester had insufficient permissions to access it.`,
+      'Check if the ID of your requested Thing was correct and you have sufficient permissions.',
+    ),
+  resourceNotFound: (code: string, thingId: string, what: string) =>
+    new DomainError(
+      404,
+      code,
+      `The ${what} of the Thing with ID '${thingId}' does not exist or the requester had insufficient permissions to access it.`,
+      'Check if the ID of the Thing and the path of the requested resource were correct.',
+    ),
+  thingIdInvalid: (thingId: string) =>
+    new DomainError(400, 'things:id.invalid', `Thing ID '${thingId}' is not valid!`, ID_RULES),
+  thingIdNotSettable: (bodyId: string, pathId: string) =>
+    new DomainError(
+      400,
+      'things:id.notsettable',
+      `The Thing ID in the request body ('${bodyId}') does not match the one in the URI ('${pathId}').`,
+      'Leave the thingId out of the body or make it equal to the one in the URI.',
+    ),
+  policyIdInvalid: (policyId: string) =>
+    new DomainError(400, 'policies:id.invalid', `Policy ID '${policyId}' is not valid!`, ID_RULES),
+  policyIdNotDeletable: (thingId: string) =>
+    new DomainError(
+      400,
+      'things:policyId.notdeletable',
+      `The Policy ID of the Thing with ID '${thingId}' cannot be deleted.`,
+      'A Thing always references a Policy; set another policyId instead.',
+    ),
+  thingIdNotDeletable: () =>
+    new DomainError(400, 'things:id.notdeletable', 'The Thing ID cannot be deleted.', 'Delete the Thing instead.'),
+  thingInvalid: (message: string, description = 'Check the structure of the Thing (see Ditto documentation).') =>
+    new DomainError(400, 'json.invalid', message, description),
+  definitionInvalid: (value: unknown) =>
+    new DomainError(
+      400,
+      'things:definition.identifier.invalid',
+      `Definition identifier <${JSON.stringify(value)}> is invalid!`,
+      "A definition is 'namespace:name:version' or an http(s) URL.",
+    ),
+  featureDefinitionEmpty: () =>
+    new DomainError(
+      400,
+      'things:feature.definition.empty',
+      'Feature Definition must not be empty!',
+      'Provide at least one definition identifier.',
+    ),
+  tooLarge: (size: number, max: number) =>
+    new DomainError(
+      413,
+      'things:thing.toolarge',
+      `The size of '${Math.ceil(size / 1024)}' kB exceeds the maximal allowed Thing size of '${Math.floor(max / 1024)}' kB.`,
+      'Reduce the size of the Thing or of the request.',
+    ),
+  conflict: (thingId: string) =>
+    new DomainError(
+      409,
+      'things:thing.conflict',
+      `The Thing with ID '${thingId}' already exists`,
+      'Choose another Thing ID.',
+    ),
+  preconditionFailed: (header: string, value: string) =>
+    new DomainError(
+      412,
+      'things:precondition.failed',
+      `The comparison of precondition header '${header}' for the requested Thing resource evaluated to false. Header value: '${value}'.`,
+      `The comparison of the provided precondition header '${header}' with the current ETag value of the requested Thing resource evaluated to false. Check the value of your conditional header value.`,
+    ),
+  notModified: (header: string, value: string, etag: string) =>
+    new DomainError(
+      304,
+      'things:precondition.notmodified',
+      `The comparison of precondition header '${header}' for the requested Thing resource evaluated to false. Expected: '${value}' not to match actual: '${etag}'.`,
+      undefined,
+      { ETag: etag },
+    ),
+  jsonInvalid: (message: string, description = 'Check if the JSON was valid (e.g. on https://jsonlint.com).') =>
+    new DomainError(400, 'json.invalid', message, description),
+  pointerInvalid: (pointer: string) =>
+    new DomainError(
+      400,
+      'json.pointer.invalid',
+      `JSON pointer <${pointer}> is invalid!`,
+      'A JSON pointer consists of non-empty segments separated by single slashes.',
+    ),
+  mediaTypeUnsupported: (got: string | undefined, allowed: string[]) =>
+    new DomainError(
+      415,
+      'mediatype.unsupported',
+      `The Media-Type <${got ?? 'none'}> is not supported for this resource.`,
+      `Allowed Media-Types are: <${allowed.join(', ')}>.`,
+    ),
+  fieldSelectionInvalid: (fields: string, why: string) =>
+    new DomainError(
+      400,
+      'things:field.selection.invalid',
+      `The field selection <${fields}> is invalid: ${why}`,
+      'Use a comma separated list of JSON pointers, optionally grouped with parentheses, e.g. thingId,attributes(a,b).',
+    ),
+  rqlInvalid: (message: string) =>
+    new DomainError(
+      400,
+      'rql.expression.invalid',
+      message,
+      'Check the RQL syntax (https://www.eclipse.dev/ditto/basic-rql.html).',
+    ),
+  searchOptionInvalid: (message: string) =>
+    new DomainError(
+      400,
+      'thing-search:search.option.invalid',
+      message,
+      'Check the option syntax: sort(+a,-b),size(n),cursor(c); size at most 200.',
+    ),
+  namespacesInvalid: (message: string) =>
+    new DomainError(
+      400,
+      'thing-search:search.namespaces.invalid',
+      message,
+      'Give a comma separated list of valid namespaces.',
+    ),
+  thingIdsMissing: () =>
+    new DomainError(
+      400,
+      'things:things.ids.missing',
+      "The required query parameter 'ids' was missing or empty.",
+      'Give a comma separated list of Thing IDs, or use the search API.',
+    ),
+  methodNotAllowed: (method: string, path: string) =>
+    new DomainError(
+      405,
+      'gateway:method.notallowed',
+      `The provided HTTP method '${method}' is not allowed on resource '${path}'.`,
+      'Check the API documentation for the methods this resource supports.',
+    ),
+  notFoundRoute: (path: string) =>
+    new DomainError(
+      404,
+      'gateway:resource.notfound',
+      `The requested resource '${path}' could not be found.`,
+      'Check the path; the API lives under /api/2.',
+    ),
+  headerInvalid: (name: string, value: string, expected: string) =>
+    new DomainError(
+      400,
+      'header.invalid',
+      `The value '${value}' of the header '${name}' is not valid.`,
+      `It must be ${expected}.`,
+    ),
+  conditionFailed: (condition: string) =>
+    new DomainError(
+      412,
+      'things:condition.failed',
+      `The specified condition '${condition}' does not match the state of the requested Thing.`,
+      'Check the condition or the current state of the Thing.',
+    ),
+};

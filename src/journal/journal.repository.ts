@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import type { Tx } from '../persistence/transaction.js';
+import type { JournalEntry, NewJournalEntry } from './journal.types.js';
+
+/**
+ * Any constant works; it only has to be the same for every writer. Holding it from the
+ * moment seqs are drawn until commit makes commit order equal seq order, so a reader
+ * that has seen N can never later find a smaller committed seq.
+ */
+const JOURNAL_APPEND_LOCK = 0x7477696e; // "twin"
+
+interface JournalRow {
+  seq: string;
+  thing_id: string;
+  revision: string;
+  action: JournalEntry['action'];
+  path: string;
+  value: unknown;
+  ts: Date;
+  origin: JournalEntry['origin'];
+  correlation_id: string | null;
+}
+
+@Injectable()
+export class JournalRepository {
+  /** Must be the transaction's last statement: the lock is held until commit. */
+  async append(tx: Tx, entries: NewJournalEntry[]): Promise<JournalEntry[]> {
+    if (entries.length === 0) return [];
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [JOURNAL_APPEND_LOCK]);
+    const rows = await tx.query<{ seq: string }>(
+      `INSERT INTO journal (seq, thing_id, revision, action, path, value, ts, origin, correlation_id)
+       SELECT nextval('journal_seq'), e.thing_id, e.revision, e.action, e.path, e.value, e.ts, e.origin, e.correlation_id
+       FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[])
+            WITH ORDINALITY AS e(thing_id, revision, action, path, value, ts, origin, correlation_id, n)
+       ORDER BY e.n
+       RETURNING seq`,
+      [
+        entries.map((e) => e.thingId),
+        entries.map((e) => e.revision),
+        entries.map((e) => e.action),
+        entries.map((e) => e.path),
+        entries.map((e) => (e.value === undefined ? null : JSON.stringify(e.value))),
+        entries.map((e) => e.timestamp),
+        entries.map((e) => e.origin),
+        entries.map((e) => e.correlationId),
+      ],
+    );
+    // RETURNING follows insertion order, which the ORDER BY fixed.
+    return entries.map((e, i) => ({ ...e, seq: rows[i].seq }));
+  }
+
+  /** The highest revision a thing ever had, so a re-created thing continues its revisions. */
+  async lastRevision(tx: Tx, thingId: string): Promise<number> {
+    const rows = await tx.query<{ r: string | null }>('SELECT max(revision) AS r FROM journal WHERE thing_id = $1', [
+      thingId,
+    ]);
+    return rows[0]?.r ? Number(rows[0].r) : 0;
+  }
+
+  async readAfter(tx: Tx, afterSeq: string, limit: number): Promise<JournalEntry[]> {
+    const rows = await tx.query<JournalRow>(
+      `SELECT seq, thing_id, revision, action, path, value, ts, origin, correlation_id
+       FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      [afterSeq, limit],
+    );
+    return rows.map(toEntry);
+  }
+
+  async readThing(tx: Tx, thingId: string, fromRevision: number, limit: number): Promise<JournalEntry[]> {
+    const rows = await tx.query<JournalRow>(
+      `SELECT seq, thing_id, revision, action, path, value, ts, origin, correlation_id
+       FROM journal WHERE thing_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
+      [thingId, fromRevision, limit],
+    );
+    return rows.map(toEntry);
+  }
+
+  async headSeq(tx: Tx): Promise<string> {
+    const rows = await tx.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM journal');
+    return rows[0]?.seq ?? '0';
+  }
+}
+
+function toEntry(r: JournalRow): JournalEntry {
+  return {
+    seq: r.seq,
+    thingId: r.thing_id,
+    revision: Number(r.revision),
+    action: r.action,
+    path: r.path,
+    value: r.value,
+    timestamp: r.ts.toISOString(),
+    origin: r.origin,
+    correlationId: r.correlation_id,
+  };
+}

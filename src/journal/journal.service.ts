@@ -1,0 +1,34 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { TransactionRunner, type Tx } from '../persistence/transaction.js';
+import { JournalRepository } from './journal.repository.js';
+import type { JournalEntry, NewJournalEntry } from './journal.types.js';
+
+/** The journal as other features see it: append inside a twin transaction, read to resume. */
+@Injectable()
+export class JournalService {
+  constructor(
+    @Inject(JournalRepository) private readonly repo: JournalRepository,
+    @Inject(TransactionRunner) private readonly tx: TransactionRunner,
+  ) {}
+
+  append(tx: Tx, entries: NewJournalEntry[]): Promise<JournalEntry[]> {
+    return this.repo.append(tx, entries);
+  }
+
+  lastRevision(tx: Tx, thingId: string): Promise<number> {
+    return this.repo.lastRevision(tx, thingId);
+  }
+
+  /** Entries with seq > afterSeq in seq order; committed ones only, never a later gap-fill. */
+  readAfter(afterSeq: string, limit = 1000): Promise<JournalEntry[]> {
+    return this.repo.readAfter(this.tx.db, afterSeq, limit);
+  }
+
+  readThing(thingId: string, fromRevision = 0, limit = 1000): Promise<JournalEntry[]> {
+    return this.repo.readThing(this.tx.db, thingId, fromRevision, limit);
+  }
+
+  headSeq(): Promise<string> {
+    return this.repo.headSeq(this.tx.db);
+  }
+}

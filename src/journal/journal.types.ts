@@ -1,0 +1,22 @@
+/** Ditto's event actions; the journal speaks them so consumers map 1:1 onto Ditto protocol events. */
+export type JournalAction = 'created' | 'modified' | 'merged' | 'deleted';
+
+/** Where a change came from; consumers use it to avoid echoing changes back to their source. */
+export type ChangeOrigin = 'rest' | 'mqtt' | 'ws' | 'ditto' | 'system';
+
+/** One change to one twin, as written by the twin service in the same transaction as the change. */
+export interface JournalEntry {
+  /** Global, gap-tolerant, commit-ordered sequence: safe to resume from. */
+  seq: string;
+  thingId: string;
+  revision: number;
+  action: JournalAction;
+  /** JSON pointer of the changed resource inside the thing, '/' for the whole thing. */
+  path: string;
+  value: unknown;
+  timestamp: string;
+  origin: ChangeOrigin;
+  correlationId: string | null;
+}
+
+export type NewJournalEntry = Omit<JournalEntry, 'seq'>;

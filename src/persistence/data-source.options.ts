@@ -1,0 +1,21 @@
+import type { DataSourceOptions } from 'typeorm';
+import { InitialSchema1764140000000 } from '../../migrations/1764140000000-InitialSchema.js';
+
+/**
+ * The one options object for the app, the migrate script and the TypeORM CLI.
+ * Migrations are listed as classes rather than globbed, so the same list works under
+ * ts-jest and from compiled JavaScript.
+ */
+export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    synchronize: false,
+    migrationsRun: false,
+    migrationsTableName: 'typeorm_migrations',
+    migrations: [InitialSchema1764140000000],
+    entities: [],
+    extra: { max: poolSize, application_name: 'twin-platform' },
+    logging: ['error'],
+  };
+}

@@ -1,0 +1,10 @@
+/** The search building blocks the REST layer calls; see search.query.ts for the flow. */
+export { parseRql } from './rql.parser.js';
+export type { ComparisonOp, RqlNode, RqlPlaceholder, RqlProperty, RqlValue } from './rql.ast.js';
+export { formatRql } from './rql.ast.js';
+export { compileRql, SqlParams } from './rql.sql.js';
+export { DEFAULT_SIZE, MAX_SIZE, parseNamespaces, parseSearchOptions } from './search-options.js';
+export type { SearchOptions, SortKey } from './search-options.js';
+export type { SearchField } from './search-fields.js';
+export { buildCountQuery, buildSearchQuery, nextCursor, toPage } from './search.query.js';
+export type { SearchPage, SearchQueryInput, SearchRow, SqlQuery } from './search.query.js';

@@ -1,0 +1,172 @@
+import { Errors } from '../../common/errors.js';
+import type { RqlNode } from './rql.ast.js';
+import { COLUMN_SQL, compileRql, SqlParams } from './rql.sql.js';
+import { decodeCursor, encodeCursor, sortValueType, type CursorScope, type SortValueType } from './search.cursor.js';
+import { MAX_SIZE, type SortKey } from './search-options.js';
+
+/**
+ * The search SQL. Typical use by the REST layer:
+ *
+ *   const input = { filter: parseRql(f), namespaces: parseNamespaces(ns), ...parseSearchOptions(option) };
+ *   const rows = await tx.query<SearchRow>(...Object.values(buildSearchQuery(input)));
+ *   const page = toPage(rows, input);   // { rows: at most size rows, cursor? | nextPageOffset? }
+ *
+ *   buildSearchQuery(input)  SELECT of one page, size+1 rows so a next page can be detected
+ *   buildCountQuery(input)   SELECT count(*)::bigint AS count (pg returns int8 as a string)
+ *   nextCursor(row, input)   cursor that continues after `row`; input as given to buildSearchQuery
+ *   toPage(rows, input)      the page and its cursor (or nextPageOffset for limit paging)
+ *
+ * Paging is keyset ("seek") paging ordered by the sort keys plus thingId, so pages stay stable
+ * while things are written. The deprecated limit(offset,count) maps to `offset`.
+ */
+
+export interface SearchQueryInput {
+  filter?: RqlNode;
+  namespaces?: string[];
+  sort: SortKey[];
+  size: number;
+  cursor?: string;
+  offset?: number;
+}
+
+export interface SqlQuery {
+  sql: string;
+  params: unknown[];
+}
+
+/** A result row; `sort_<i>` hold the sort values as text, exactly as the cursor needs them. */
+export interface SearchRow {
+  thing_id: string;
+  doc: Record<string, unknown>;
+  revision: string;
+  namespace: string;
+  created_at: Date;
+  modified_at: Date;
+  [sortValue: `sort_${number}`]: string;
+}
+
+const THING_ID: SortKey = { field: { kind: 'column', name: 'thingId' }, direction: 'asc' };
+
+export function buildSearchQuery(input: SearchQueryInput, now?: Date): SqlQuery {
+  if (!Number.isInteger(input.size) || input.size < 1 || input.size > MAX_SIZE) {
+    throw Errors.searchOptionInvalid(`The size must be from 1 to ${MAX_SIZE}, not ${input.size}.`);
+  }
+  if (input.cursor !== undefined && input.offset !== undefined) {
+    throw Errors.searchOptionInvalid("The option 'limit' cannot be combined with 'cursor'.");
+  }
+  const params = new SqlParams();
+  const where = conditions(input, params, now);
+  const keys = effectiveSort(input.sort).map((key) => sortColumn(key, params));
+  if (input.cursor !== undefined) {
+    const values = decodeCursor(input.cursor, scopeOf(input));
+    where.push(seek(keys.map((key, i) => ({ ...key, value: `${params.add(values[i])}::${key.type}` }))));
+  }
+  const sql = [
+    'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at',
+    ...keys.map((key, i) => `, ${key.text} AS sort_${i}`),
+    ' FROM things t',
+    where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '',
+    ` ORDER BY ${keys.map((key) => `${key.expr} ${key.direction.toUpperCase()}`).join(', ')}`,
+    ` LIMIT ${params.add(input.size + 1)}`,
+    input.offset ? ` OFFSET ${params.add(input.offset)}` : '',
+  ].join('');
+  return { sql, params: params.values };
+}
+
+export function buildCountQuery(input: Pick<SearchQueryInput, 'filter' | 'namespaces'>, now?: Date): SqlQuery {
+  const params = new SqlParams();
+  const where = conditions(input, params, now);
+  const sql = `SELECT count(*)::bigint AS count FROM things t${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  return { sql, params: params.values };
+}
+
+/** The cursor continuing after `lastRow`, the last row returned (not the size+1st). */
+export function nextCursor(lastRow: SearchRow, input: SearchQueryInput): string {
+  const scope = scopeOf(input);
+  return encodeCursor(
+    scope,
+    scope.sort.map((_, i) => {
+      const value = lastRow[`sort_${i}`];
+      if (typeof value !== 'string') throw new TypeError(`nextCursor: row lacks sort_${i}; pass a row of buildSearchQuery`);
+      return value;
+    }),
+  );
+}
+
+export interface SearchPage {
+  rows: SearchRow[];
+  /** Set when more rows follow and the request paged by cursor. */
+  cursor?: string;
+  /** Set when more rows follow and the request used limit(offset,count). */
+  nextPageOffset?: number;
+}
+
+/** Cuts the size+1 fetched rows to one page and says how to get the next one, if any. */
+export function toPage(rows: SearchRow[], input: SearchQueryInput): SearchPage {
+  if (rows.length <= input.size) return { rows };
+  const page = rows.slice(0, input.size);
+  if (input.offset !== undefined) return { rows: page, nextPageOffset: input.offset + input.size };
+  return { rows: page, cursor: nextCursor(page[page.length - 1], input) };
+}
+
+/** The keys the query orders by: as requested up to thingId (unique, so later keys are moot), then thingId. */
+export function effectiveSort(sort: SortKey[]): SortKey[] {
+  const idAt = sort.findIndex((k) => k.field.kind === 'column' && k.field.name === 'thingId');
+  return idAt >= 0 ? sort.slice(0, idAt + 1) : [...sort, THING_ID];
+}
+
+function scopeOf(input: SearchQueryInput): CursorScope {
+  return { filter: input.filter, sort: effectiveSort(input.sort), namespaces: input.namespaces };
+}
+
+function conditions(input: Pick<SearchQueryInput, 'filter' | 'namespaces'>, params: SqlParams, now?: Date) {
+  const where: string[] = [];
+  if (input.filter) where.push(compileRql(input.filter, params, now));
+  if (input.namespaces) where.push(`t.namespace = ANY(${params.add(input.namespaces)}::text[])`);
+  return where;
+}
+
+interface SortColumn {
+  /** What ORDER BY and the seek condition compare. */
+  expr: string;
+  /** The value selected for the cursor, lossless as text. */
+  text: string;
+  type: SortValueType;
+  direction: SortKey['direction'];
+}
+
+function sortColumn(key: SortKey, params: SqlParams): SortColumn {
+  const type = sortValueType(key);
+  const { field, direction } = key;
+  if (field.kind === 'doc') {
+    // Missing values sort like JSON null, so things without the property still get a place.
+    const expr = `COALESCE(t.doc #> ${params.add(field.path)}::text[], 'null'::jsonb)`;
+    return { expr, text: `${expr}::text`, type, direction };
+  }
+  const expr = COLUMN_SQL[field.name];
+  // Microseconds matter: a cursor rounded to milliseconds would skip or repeat rows.
+  const text =
+    type === 'timestamptz'
+      ? `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+      : type === 'bigint'
+        ? `${expr}::text`
+        : expr;
+  return { expr, text, type, direction };
+}
+
+/**
+ * Rows strictly after the cursor in ORDER BY order. One direction throughout is a row-value
+ * comparison (index friendly); mixed directions expand to
+ * (a > x) OR (a = x AND b < y) OR (a = x AND b = y AND c > z).
+ */
+function seek(keys: (SortColumn & { value: string })[]): string {
+  const after = (k: SortColumn) => (k.direction === 'asc' ? '>' : '<');
+  if (keys.every((k) => k.direction === keys[0].direction)) {
+    return `(${keys.map((k) => k.expr).join(', ')}) ${after(keys[0])} (${keys.map((k) => k.value).join(', ')})`;
+  }
+  const terms = keys.map((key, i) => {
+    const equal = keys.slice(0, i).map((k) => `${k.expr} = ${k.value}`);
+    return `(${[...equal, `${key.expr} ${after(key)} ${key.value}`].join(' AND ')})`;
+  });
+  return `(${terms.join(' OR ')})`;
+}

@@ -1,0 +1,146 @@
+import { DomainError } from '../common/domain-error.js';
+import { Errors } from '../common/errors.js';
+import type { JournalAction } from '../journal/journal.types.js';
+import { deleteAt, getAt, setAt, toPointer } from './model/json-pointer.js';
+import { mergePatch, mergePatchAt } from './model/merge-patch.js';
+import { parseThingId } from './model/thing-id.js';
+import { classifyPath, jsonSize, notFoundCodeFor, validateThingBody, validateValueAt } from './model/thing-validation.js';
+import { checkPreconditions, entityTag } from './preconditions.js';
+import type { StoredThing, ThingDoc, TwinCommand } from './twin.types.js';
+
+export interface ComputedChange {
+  /** The thing after the change; null when it was deleted. */
+  next: StoredThing | null;
+  action: JournalAction;
+  status: 201 | 204;
+  /** What the journal records: the new value, the merge patch, or nothing for a delete. */
+  journalValue: unknown;
+  /** The value now at the command's path. */
+  value: unknown;
+}
+
+/**
+ * The twin state machine: from the current thing (or none) and a command, the next state.
+ * Pure, so every rule is unit-testable; the service supplies locking, revision and storage.
+ */
+export function computeChange(
+  current: StoredThing | null,
+  cmd: TwinCommand,
+  opts: { now: string; maxSize: number; nextRevision: number },
+): ComputedChange {
+  const { namespace } = parseThingId(cmd.thingId);
+  const path = cmd.path;
+  const currentValue = current ? (path.length === 0 ? current.doc : getAt(current.doc, path)) : undefined;
+  checkPreconditions(
+    {
+      exists: currentValue !== undefined,
+      thingTag: current ? entityTag(current.revision, [], null) : undefined,
+      resourceTag: current && currentValue !== undefined ? entityTag(current.revision, path, currentValue) : undefined,
+    },
+    cmd.preconditions,
+  );
+
+  if (!current) {
+    if (path.length > 0 || cmd.type === 'delete') throw Errors.thingNotFound(cmd.thingId);
+    const body = cmd.type === 'merge' ? mergePatch({}, cmd.value) : cmd.value;
+    const doc = toDoc(body ?? {}, cmd.thingId, undefined);
+    const next = stored(cmd.thingId, namespace, doc, opts.nextRevision, opts.now, opts.now);
+    checkSize(doc, opts.maxSize);
+    return { next, action: 'created', status: 201, journalValue: doc, value: doc };
+  }
+
+  if (cmd.type === 'create') throw Errors.conflict(cmd.thingId);
+  const revision = opts.nextRevision;
+
+  switch (cmd.type) {
+    case 'delete': {
+      if (path.length === 0) {
+        return { next: null, action: 'deleted', status: 204, journalValue: undefined, value: undefined };
+      }
+      const kind = classifyPath(path).kind;
+      if (kind === 'policyId') throw Errors.policyIdNotDeletable(cmd.thingId);
+      const { root, existed } = deleteAt(current.doc, path);
+      if (!existed) throw notFound(kind, cmd.thingId, path);
+      const doc = root as ThingDoc;
+      return {
+        next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now),
+        action: 'deleted',
+        status: 204,
+        journalValue: undefined,
+        value: undefined,
+      };
+    }
+    case 'modify': {
+      let doc: ThingDoc;
+      if (path.length === 0) {
+        doc = toDoc(cmd.value, cmd.thingId, current.doc.policyId);
+      } else {
+        validateValueAt(path, cmd.value);
+        requireParentFeature(current.doc, path, cmd.thingId);
+        doc = toDoc(setAt(current.doc, path, cmd.value), cmd.thingId, current.doc.policyId);
+      }
+      checkSize(doc, opts.maxSize);
+      const created = path.length > 0 && currentValue === undefined;
+      return {
+        next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now),
+        action: created ? 'created' : 'modified',
+        status: created ? 201 : 204,
+        journalValue: cmd.value,
+        value: path.length === 0 ? doc : cmd.value,
+      };
+    }
+    case 'merge': {
+      if (path.length > 0) classifyPath(path);
+      if (path.length === 0 && (cmd.value === null || typeof cmd.value !== 'object' || Array.isArray(cmd.value))) {
+        throw Errors.jsonInvalid('The merge patch for a Thing must be a JSON object.');
+      }
+      const merged = path.length === 0 ? mergePatch(current.doc, cmd.value) : mergePatchAt(current.doc, path, cmd.value);
+      const doc = toDoc(merged, cmd.thingId, current.doc.policyId);
+      checkSize(doc, opts.maxSize);
+      return {
+        next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now),
+        action: 'merged',
+        status: 204,
+        journalValue: cmd.value,
+        value: path.length === 0 ? doc : getAt(doc, path),
+      };
+    }
+  }
+}
+
+/** Validates a whole-thing body and puts it in Ditto's field order with thingId and policyId set. */
+function toDoc(body: unknown, thingId: string, currentPolicyId: string | undefined): ThingDoc {
+  const t = validateThingBody(body, { thingId });
+  const doc: ThingDoc = { thingId, policyId: t.policyId ?? currentPolicyId ?? thingId };
+  if (t.definition !== undefined) doc.definition = t.definition;
+  if (t.attributes !== undefined) doc.attributes = t.attributes;
+  if (t.features !== undefined) doc.features = t.features as ThingDoc['features'];
+  return doc;
+}
+
+function stored(
+  thingId: string,
+  namespace: string,
+  doc: ThingDoc,
+  revision: number,
+  created: string,
+  modified: string,
+): StoredThing {
+  return { thingId, namespace, doc, revision, created, modified };
+}
+
+function checkSize(doc: ThingDoc, max: number): void {
+  const size = jsonSize(doc);
+  if (size > max) throw Errors.tooLarge(size, max);
+}
+
+/** Ditto does not create a feature implicitly when one of its parts is written. */
+function requireParentFeature(doc: ThingDoc, path: string[], thingId: string): void {
+  if (path[0] === 'features' && path.length > 2 && doc.features?.[path[1]] === undefined) {
+    throw notFound('feature', thingId, path.slice(0, 2));
+  }
+}
+
+function notFound(kind: Parameters<typeof notFoundCodeFor>[0], thingId: string, path: string[]): DomainError {
+  return Errors.resourceNotFound(notFoundCodeFor(kind), thingId, `resource '${toPointer(path)}'`);
+}

@@ -1,0 +1,311 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+import type { QueryRunner } from 'typeorm';
+import { InitialSchema1764140000000 } from '../../migrations/1764140000000-InitialSchema.js';
+import { DomainError } from '../../src/common/domain-error.js';
+import {
+  buildCountQuery,
+  buildSearchQuery,
+  parseRql,
+  parseSearchOptions,
+  toPage,
+  type SearchQueryInput,
+  type SearchRow,
+} from '../../src/twins/search/index.js';
+import { createTestDatabase } from '../support/database.js';
+
+/** The search SQL against real Postgres: operator semantics, ordering, cursor paging, index use. */
+
+interface Fixture {
+  id: string;
+  revision: number;
+  /** JSON text, so numbers beyond double precision survive. */
+  body: string;
+  policy?: string;
+  created: string;
+  modified: string;
+}
+
+const T = (n: number) => `2024-01-${String(n).padStart(2, '0')}T00:00:00Z`;
+// Several things share a modified time (with microseconds) so paging has ties to break.
+const M1 = '2024-03-01T10:00:00.123456Z';
+const M2 = '2024-03-01T10:00:00.123457Z';
+
+const FIXTURES: Fixture[] = [
+  f('org.a:t01', 1, '{"attributes":{"x":5,"n":3,"s":"alpha","tags":["red","blue"],"nested":{"deep":{"v":1}}},"features":{"lamp":{"properties":{"on":true,"brightness":80}}}}', M1),
+  f('org.a:t02', 2, '{"attributes":{"x":"7","n":1,"s":"Alpha"},"features":{"lamp":{"properties":{"on":false,"brightness":20}}}}', M1),
+  f('org.a:t03', 3, '{"attributes":{"x":7,"n":2,"s":"quote \\"double\\" and \'single\'"},"features":{"sensor":{"properties":{"temp":21.5}}}}', M2),
+  f('org.a:t04', 4, '{"attributes":{"x":[1,9],"n":3,"s":"back\\\\slash"}}', M1),
+  f('org.a:t05', 5, '{"attributes":{"x":null,"s":"a*b?c"}}', M2),
+  f('org.a:t06', 6, '{"attributes":{}}', M1),
+  f('org.b:t07', 7, '{"attributes":{"x":[],"n":10,"s":""}}', M2),
+  f('org.b:t08', 8, '{"attributes":{"x":{},"n":-1,"s":"ümlaut 🚀"}}', M1),
+  f('org.b:t09', 9, '{"features":{"a":{"properties":{"temp":30}},"b":{"properties":{"temp":10}}}}', M2),
+  f('org.b:t10', 10, '{"attributes":{"x":5.0,"n":2,"s":"a.c"}}', M1),
+  f('org.b:t11', 11, '{"attributes":{"x":-3,"s":"abc"}}', M2),
+  f('com.c:t12', 12, '{"attributes":{"x":1e3,"n":3,"tags":["green"],"s":"line1\\nline2"}}', M1),
+  f('com.c:t13', 13, '{"attributes":{"x":true,"s":"ALPHA"}}', M2),
+  f('com.c:t14', 14, '{"definition":"com.c:def:1.0","attributes":{"x":"5","n":0}}', M1),
+  f('com.c:t15', 15, '{"attributes":{"x":[null],"n":7}}', M2),
+  f('com.c:t16', 16, '{"attributes":{"big":12345678901234567890}}', M1),
+  f('org.a:t17', 17, '{"attributes":{"key with~slash":1,"it\'s":"yes","a/b":2}}', M2),
+  f('org.a:t18', 18, '{"attributes":{"x":12,"n":1},"features":{"lamp":{"properties":{"on":true}}}}', M1, 'org.a:other'),
+  f('org.b:t19', 19, '{"attributes":{"s":"x%y_z","n":10}}', M2),
+  f(':t20', 20, '{"attributes":{"x":6}}', '2024-03-02T00:00:00Z'),
+];
+
+function f(id: string, revision: number, body: string, modified: string, policy?: string): Fixture {
+  return { id, revision, body, policy, created: T(revision), modified };
+}
+
+const ALL = FIXTURES.map((x) => x.id).sort();
+const ids = (...n: number[]) => n.map((i) => FIXTURES[i - 1].id).sort();
+const allBut = (...n: number[]) => ALL.filter((id) => !ids(...n).includes(id));
+
+let client: pg.Client;
+let drop: () => Promise<void>;
+
+beforeAll(async () => {
+  const db = await createTestDatabase();
+  drop = db.drop;
+  client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  await new InitialSchema1764140000000().up({ query: (sql: string) => client.query(sql) } as unknown as QueryRunner);
+  for (const x of FIXTURES) {
+    const policy = x.policy ?? x.id;
+    const doc = `{"thingId":${JSON.stringify(x.id)},"policyId":${JSON.stringify(policy)},${x.body.slice(1)}`;
+    await client.query(
+      `INSERT INTO things (thing_id, namespace, policy_id, doc, revision, created_at, modified_at)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)`,
+      [x.id, x.id.split(':')[0], policy, doc, x.revision, x.created, x.modified],
+    );
+  }
+});
+
+afterAll(async () => {
+  await client?.end();
+  await drop?.();
+});
+
+function request(filter?: string, option = 'size(200)', namespaces?: string[]): SearchQueryInput {
+  return { filter: filter === undefined ? undefined : parseRql(filter), namespaces, ...parseSearchOptions(option) };
+}
+
+async function rows(input: SearchQueryInput): Promise<SearchRow[]> {
+  const q = buildSearchQuery(input);
+  return (await client.query(q.sql, q.params)).rows as SearchRow[];
+}
+
+async function search(filter?: string, option?: string, namespaces?: string[]): Promise<string[]> {
+  return (await rows(request(filter, option, namespaces))).map((r) => r.thing_id);
+}
+
+/** Follows cursors page by page and returns every id in the order received. */
+async function pageThrough(filter: string | undefined, option: string, size: number): Promise<string[]> {
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 50; pages++) {
+    const input = request(filter, `${option},size(${size})${cursor ? `,cursor(${cursor})` : ''}`);
+    const page = toPage(await rows(input), input);
+    expect(page.rows.length).toBeLessThanOrEqual(size);
+    seen.push(...page.rows.map((r) => r.thing_id));
+    if (!page.cursor) return seen;
+    cursor = page.cursor;
+  }
+  throw new Error('paging did not end');
+}
+
+describe('search SQL on Postgres', () => {
+  it.each<[string, string[]]>([
+    ['eq(attributes/x,5)', ids(1, 10)],
+    ['eq(attributes/x,"5")', ids(14)],
+    ['eq(attributes/x,7)', ids(3)],
+    ['eq(attributes/x,"7")', ids(2)],
+    ['eq(attributes/x,true)', ids(13)],
+    ['eq(attributes/x,"true")', []],
+    ['eq(attributes/x,null)', ids(5, 15)],
+    ['eq(attributes/x,1000)', ids(12)],
+    ['eq(attributes/x,9)', ids(4)],
+    ['eq(attributes/tags,"blue")', ids(1)],
+    ['eq(attributes/nested/deep/v,1)', ids(1)],
+    ['eq(attributes/big,12345678901234567890)', ids(16)],
+    ['eq(attributes/big,12345678901234567891)', []],
+    ['eq(attributes/s,"quote \\"double\\" and \'single\'")', ids(3)],
+    ["eq(attributes/s,'back\\\\slash')", ids(4)],
+    ['eq(attributes/s,"ümlaut 🚀")', ids(8)],
+    ['eq(attributes/s,"line1\\nline2")', ids(12)],
+    ["eq(attributes/it's,\"yes\")", ids(17)],
+    ['eq(attributes/key with~0slash,1)', ids(17)],
+    ['eq(attributes/a~1b,2)', ids(17)],
+    ['ne(attributes/x,5)', allBut(1, 10)],
+    ['gt(attributes/x,5)', ids(3, 4, 12, 18, 20)],
+    ['ge(attributes/x,5)', ids(1, 3, 4, 10, 12, 18, 20)],
+    ['lt(attributes/x,0)', ids(11)],
+    ['le(attributes/x,1)', ids(4, 11)],
+    ['gt(attributes/x,"5")', ids(2)],
+    ['gt(attributes/s,"b")', ids(3, 4, 8, 12, 19)],
+    ['lt(attributes/s,"a")', ids(2, 7, 13)],
+    ['in(attributes/x,7,"7",null)', ids(2, 3, 5, 15)],
+    ['in(attributes/tags,"red","green")', ids(1, 12)],
+    ['like(attributes/s,"a*")', ids(1, 5, 10, 11)],
+    ['like(attributes/s,"a?c")', ids(10, 11)],
+    ['like(attributes/s,"a.c")', ids(10)],
+    ['like(attributes/s,"a*b?c")', ids(5)],
+    ['like(attributes/s,"a*c")', ids(5, 10, 11)],
+    ['like(attributes/s,"*\\"double\\"*")', ids(3)],
+    ['like(attributes/s,"back\\\\*")', ids(4)],
+    ['like(attributes/s,"line1?line2")', ids(12)],
+    ['like(attributes/s,"*🚀")', ids(8)],
+    ['like(attributes/s,"?mlaut*")', ids(8)],
+    ['like(attributes/s,"x%y_z")', ids(19)],
+    ['like(attributes/s,"x?y?z")', ids(19)],
+    ['like(attributes/s,"*")', ids(1, 2, 3, 4, 5, 7, 8, 10, 11, 12, 13, 19)],
+    ['like(attributes/x,"5")', ids(14)],
+    ['like(attributes/tags,"gr*")', ids(12)],
+    ['ilike(attributes/s,"alpha")', ids(1, 2, 13)],
+    ['ilike(attributes/s,"ÜMLAUT*")', ids(8)],
+    ['exists(attributes/x)', ids(1, 2, 3, 4, 5, 7, 8, 10, 11, 12, 13, 14, 15, 18, 20)],
+    ['exists(features)', ids(1, 2, 3, 9, 18)],
+    ['exists(features/*)', ids(1, 2, 3, 9, 18)],
+    ['exists(features/lamp/properties/brightness)', ids(1, 2)],
+    ['not(exists(attributes))', ids(9)],
+    ['empty(attributes/x)', ids(5, 6, 7, 8, 9, 16, 17, 19)],
+    ['empty(attributes/s)', ids(6, 7, 9, 14, 15, 16, 17, 18, 20)],
+    ['empty(attributes)', ids(6, 9)],
+    ['empty(features/*/properties/temp)', allBut(3, 9)],
+    ['eq(features/lamp/properties/on,true)', ids(1, 18)],
+    ['eq(features/*/properties/temp,30)', ids(9)],
+    ['gt(features/*/properties/temp,20)', ids(3, 9)],
+    ['lt(features/*/properties/temp,20)', ids(9)],
+    ['in(features/*/properties/on,false,"x")', ids(2)],
+    ['eq(definition,"com.c:def:1.0")', ids(14)],
+    ['eq(thingId,"org.a:t01")', ids(1)],
+    ['in(thingId,"org.a:t01",":t20",5)', ids(1, 20)],
+    ['gt(thingId,"org.b:t10")', ids(11, 19)],
+    ['like(thingId,"org.b:*")', ids(7, 8, 9, 10, 11, 19)],
+    ['like(thingId,"*:t1?")', ids(10, 11, 12, 13, 14, 15, 16, 17, 18, 19)],
+    ['eq(policyId,"org.a:other")', ids(18)],
+    ['in(_namespace,"com.c","")', ids(12, 13, 14, 15, 16, 20)],
+    ['eq(_namespace,"")', ids(20)],
+    ['gt(_revision,17)', ids(18, 19, 20)],
+    ['in(_revision,1,2.0,"3")', ids(1, 2)],
+    ['ge(_created,"2024-01-18T00:00:00Z")', ids(18, 19, 20)],
+    ['lt(_created,"2024-01-02")', ids(1)],
+    ['gt(_created,"2024-01-19T01:00:00+02:00")', ids(19, 20)],
+    ['like(_created,"2024-01-0*")', ids(1, 2, 3, 4, 5, 6, 7, 8, 9)],
+    ['eq(_modified,"2024-03-01T10:00:00.123457Z")', ids(3, 5, 7, 9, 11, 13, 15, 17, 19)],
+    ['lt(_modified,time:now)', ALL],
+    ['gt(_modified,time:now)', []],
+    ['lt(attributes/s,time:now)', ids(7)],
+    ['and(exists(features/lamp),eq(attributes/n,1))', ids(2, 18)],
+    ['or(eq(attributes/x,5),eq(attributes/s,"abc"),empty(attributes))', ids(1, 6, 9, 10, 11)],
+    ['not(or(exists(attributes/x),exists(attributes/s)))', ids(6, 9, 16, 17)],
+    ['not(ne(attributes/x,5))', ids(1, 10)],
+  ])('%s', async (filter, expected) => {
+    expect(await search(filter)).toEqual(expected);
+  });
+
+  it('restricts to namespaces', async () => {
+    expect(await search(undefined, 'size(200)', ['org.b'])).toEqual(ids(7, 8, 9, 10, 11, 19));
+    expect(await search('eq(attributes/x,5)', 'size(200)', ['org.a', 'com.c'])).toEqual(ids(1));
+    expect(await search(undefined, 'size(200)', [''])).toEqual(ids(20));
+    expect(await search(undefined, 'size(200)', [])).toEqual([]);
+  });
+
+  it('counts with the same conditions', async () => {
+    const q = buildCountQuery({ filter: parseRql('exists(features)'), namespaces: ['org.a', 'org.b'] });
+    expect((await client.query(q.sql, q.params)).rows).toEqual([{ count: '5' }]);
+  });
+
+  it('sorts by thingId by default and both ways', async () => {
+    expect(await search()).toEqual(ALL);
+    expect(await search(undefined, 'sort(-thingId),size(200)')).toEqual([...ALL].reverse());
+  });
+
+  it('sorts by a doc path, missing values like null, ties by thingId', async () => {
+    const n = (id: string) => JSON.parse(`{${FIXTURES.find((x) => x.id === id)!.body.slice(1)}`).attributes?.n;
+    const asc = [...ALL].sort((a, b) => (n(a) ?? -Infinity) - (n(b) ?? -Infinity) || (a < b ? -1 : 1));
+    expect(await search(undefined, 'sort(+attributes/n),size(200)')).toEqual(asc);
+    const desc = [...ALL].sort((a, b) => (n(b) ?? -Infinity) - (n(a) ?? -Infinity) || (a < b ? -1 : 1));
+    expect(await search(undefined, 'sort(-attributes/n),size(200)')).toEqual(desc);
+    expect(desc.slice(-8)).toEqual(ids(5, 6, 9, 11, 13, 16, 17, 20));
+  });
+
+  it('sorts by mixed directions', async () => {
+    const got = await search(undefined, 'sort(+_namespace,-_revision),size(200)');
+    const ns = (id: string) => id.split(':')[0];
+    const rev = (id: string) => FIXTURES.find((x) => x.id === id)!.revision;
+    expect(got).toEqual([...ALL].sort((a, b) => (ns(a) < ns(b) ? -1 : ns(a) > ns(b) ? 1 : rev(b) - rev(a))));
+  });
+
+  it.each([
+    [undefined, 'sort(+thingId)'],
+    [undefined, 'sort(-thingId)'],
+    [undefined, 'sort(+attributes/n)'],
+    [undefined, 'sort(-attributes/n)'],
+    [undefined, 'sort(-_modified)'],
+    [undefined, 'sort(+_modified,-attributes/s)'],
+    [undefined, 'sort(+_namespace,-attributes/n,+_created)'],
+    ['exists(attributes/x)', 'sort(-attributes/x)'],
+    ['ne(attributes/x,5)', 'sort(+policyId,-_revision)'],
+  ])('pages through %s %s with cursors, every thing exactly once in order', async (filter, sort) => {
+    const full = await search(filter, `${sort},size(200)`);
+    for (const size of [1, 3, 7]) {
+      expect(await pageThrough(filter, sort, size)).toEqual(full);
+    }
+  });
+
+  it('pages with the deprecated limit option', async () => {
+    const input = request(undefined, 'limit(5,5),sort(-thingId)');
+    const page = toPage(await rows(input), input);
+    expect(page.rows.map((r) => r.thing_id)).toEqual([...ALL].reverse().slice(5, 10));
+    expect(page.nextPageOffset).toBe(10);
+  });
+
+  it('rejects a cursor from another filter or sort', async () => {
+    const first = request('exists(attributes)', 'size(2)');
+    const { cursor } = toPage(await rows(first), first);
+    expect(cursor).toBeDefined();
+    const next = await search('exists(attributes)', `size(2),cursor(${cursor})`);
+    expect(next.slice(0, 2)).toEqual(['com.c:t13', 'com.c:t14']);
+    for (const [filter, option] of [
+      ['exists(features)', `size(2),cursor(${cursor})`],
+      ['exists(attributes)', `sort(-thingId),cursor(${cursor})`],
+      [undefined, `cursor(${cursor})`],
+    ]) {
+      const error = await search(filter, option).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DomainError);
+      expect((error as DomainError).code).toBe('thing-search:search.option.invalid');
+    }
+  });
+
+  it('returns the sort values needed to continue exactly, microseconds included', async () => {
+    const [first] = await rows(request('eq(thingId,"org.a:t03")', 'sort(-_modified,+attributes/s,-_revision)'));
+    expect(first.sort_0).toBe(M2);
+    expect(first.sort_1).toBe('"quote \\"double\\" and \'single\'"');
+    expect(first.sort_2).toBe('3');
+  });
+
+  it('serves eq on an attribute from the GIN index', async () => {
+    await client.query(`
+      INSERT INTO things (thing_id, namespace, policy_id, doc, revision, created_at, modified_at)
+      SELECT 'bulk:' || i, 'bulk', 'bulk:p',
+             jsonb_build_object('attributes', jsonb_build_object('serial', i, 'kind', 'k' || (i % 50))),
+             1, now(), now()
+      FROM generate_series(1, 5000) AS i`);
+    // VACUUM, not just ANALYZE: the planner costs GIN scans from the index metapage statistics,
+    // which only VACUUM (autovacuum in production) refreshes.
+    await client.query('VACUUM ANALYZE things');
+    try {
+      for (const filter of ['eq(attributes/serial,4242)', 'in(attributes/serial,1,2,3)']) {
+        const q = buildSearchQuery(request(filter, 'size(25)'));
+        const plan = (await client.query(`EXPLAIN ${q.sql}`, q.params)).rows.map((r) => r['QUERY PLAN'] as string);
+        expect(plan.join('\n')).toContain('Bitmap Index Scan on things_doc_idx');
+        expect(plan.join('\n')).not.toContain('Seq Scan');
+      }
+      expect(await search('eq(attributes/serial,4242)')).toEqual(['bulk:4242']);
+    } finally {
+      await client.query(`DELETE FROM things WHERE namespace = 'bulk'`);
+    }
+  });
+});
