@@ -8,7 +8,9 @@ async function main(): Promise<void> {
   const config = new ConfigService();
   const app = await createApp(config);
   await app.listen(config.get('PORT'), config.get('HOST'));
-  new Logger('Main').log(`twin platform listening on http://${config.get('HOST')}:${config.get('PORT')} (API /api/2, docs /api/docs)`);
+  new Logger('Main').log(
+    `twin platform listening on http://${config.get('HOST')}:${config.get('PORT')} (API /api/2, docs /api/docs)`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -27,7 +27,9 @@ function parseJson(text: string): unknown {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw Errors.jsonInvalid(`Failed to parse JSON string '${text.slice(0, 200)}': ${(err as Error).message}`);
+    throw Errors.jsonInvalid(
+      `Failed to parse JSON string '${text.slice(0, 200)}': ${(err as Error).message}`,
+    );
   }
   if (depth(value) > MAX_DEPTH) {
     throw Errors.jsonInvalid(`The JSON is nested deeper than ${MAX_DEPTH} levels.`);

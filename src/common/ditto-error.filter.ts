@@ -25,7 +25,10 @@ export class DittoErrorFilter implements ExceptionFilter {
       res.status(304).end();
       return;
     }
-    res.status(error.status).type('application/json').send(JSON.stringify(error.toJSON() satisfies DittoErrorBody));
+    res
+      .status(error.status)
+      .type('application/json')
+      .send(JSON.stringify(error.toJSON() satisfies DittoErrorBody));
   }
 
   private toDomainError(exception: unknown, req: Request): DomainError {

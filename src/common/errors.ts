@@ -39,9 +39,16 @@ export const Errors = {
       'A Thing always references a Policy; set another policyId instead.',
     ),
   thingIdNotDeletable: () =>
-    new DomainError(400, 'things:id.notdeletable', 'The Thing ID cannot be deleted.', 'Delete the Thing instead.'),
-  thingInvalid: (message: string, description = 'Check the structure of the Thing (see Ditto documentation).') =>
-    new DomainError(400, 'json.invalid', message, description),
+    new DomainError(
+      400,
+      'things:id.notdeletable',
+      'The Thing ID cannot be deleted.',
+      'Delete the Thing instead.',
+    ),
+  thingInvalid: (
+    message: string,
+    description = 'Check the structure of the Thing (see Ditto documentation).',
+  ) => new DomainError(400, 'json.invalid', message, description),
   definitionInvalid: (value: unknown) =>
     new DomainError(
       400,
@@ -85,8 +92,10 @@ export const Errors = {
       undefined,
       { ETag: etag },
     ),
-  jsonInvalid: (message: string, description = 'Check if the JSON was valid (e.g. on https://jsonlint.com).') =>
-    new DomainError(400, 'json.invalid', message, description),
+  jsonInvalid: (
+    message: string,
+    description = 'Check if the JSON was valid (e.g. on https://jsonlint.com).',
+  ) => new DomainError(400, 'json.invalid', message, description),
   pointerInvalid: (pointer: string) =>
     new DomainError(
       400,

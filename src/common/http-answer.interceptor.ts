@@ -20,7 +20,9 @@ export class HttpAnswerInterceptor implements NestInterceptor {
         if (answer.body === undefined || answer.status === 204 || answer.status === 304) return undefined;
         // Express would send scalars as text/html; Ditto answers every value as JSON.
         res.type('application/json');
-        return typeof answer.body === 'object' && answer.body !== null ? answer.body : JSON.stringify(answer.body);
+        return typeof answer.body === 'object' && answer.body !== null
+          ? answer.body
+          : JSON.stringify(answer.body);
       }),
     );
   }

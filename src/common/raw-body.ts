@@ -18,7 +18,12 @@ declare module 'express-serve-static-core' {
 export function rawBodyCollector(limit: number) {
   return (req: Request, _res: Response, next: NextFunction): void => {
     req.rawBodyLimit = limit;
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE' || req.method === 'OPTIONS') {
+    if (
+      req.method === 'GET' ||
+      req.method === 'HEAD' ||
+      req.method === 'DELETE' ||
+      req.method === 'OPTIONS'
+    ) {
       next();
       return;
     }

@@ -6,6 +6,10 @@ import { ConfigService } from './config.service.js';
 export class ConfigModule {
   /** The validated config is built before Nest starts, so a bad value fails before anything opens. */
   static forRoot(config: ConfigService): DynamicModule {
-    return { module: ConfigModule, providers: [{ provide: ConfigService, useValue: config }], exports: [ConfigService] };
+    return {
+      module: ConfigModule,
+      providers: [{ provide: ConfigService, useValue: config }],
+      exports: [ConfigService],
+    };
   }
 }

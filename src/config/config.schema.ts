@@ -18,7 +18,11 @@ export const configSchema = z.object({
     .string()
     .regex(/^[a-zA-Z]\w*(?:[.-][a-zA-Z]\w*)*$/, 'must be a Ditto namespace such as org.example')
     .default('org.eclipse.ditto'),
-  THING_MAX_SIZE_BYTES: z.coerce.number().int().min(1024).default(100 * 1024),
+  THING_MAX_SIZE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(100 * 1024),
 });
 
 export type AppConfig = z.infer<typeof configSchema>;
@@ -33,12 +37,16 @@ export class ConfigError extends Error {
 /** Parses the environment; an empty variable counts as unset so `FOO=` falls back to the default. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const input = Object.fromEntries(
-    Object.keys(configSchema.shape).flatMap((k) => (env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]])),
+    Object.keys(configSchema.shape).flatMap((k) =>
+      env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]],
+    ),
   );
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(input[String(i.path[0])])})`),
+      parsed.error.issues.map(
+        (i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(input[String(i.path[0])])})`,
+      ),
     );
   }
   return parsed.data;

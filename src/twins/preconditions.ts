@@ -50,7 +50,8 @@ export function checkPreconditions(
     throw Errors.preconditionFailed('if-match', pre.ifMatch);
   }
   if (pre.ifNoneMatch !== undefined && matches(parseTags(pre.ifNoneMatch), state)) {
-    if (read) throw Errors.notModified('if-none-match', pre.ifNoneMatch, state.resourceTag ?? state.thingTag ?? '');
+    if (read)
+      throw Errors.notModified('if-none-match', pre.ifNoneMatch, state.resourceTag ?? state.thingTag ?? '');
     throw Errors.preconditionFailed('if-none-match', pre.ifNoneMatch);
   }
 }

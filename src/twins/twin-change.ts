@@ -4,7 +4,13 @@ import type { JournalAction } from '../journal/journal.types.js';
 import { deleteAt, getAt, setAt, toPointer } from './model/json-pointer.js';
 import { mergePatch, mergePatchAt } from './model/merge-patch.js';
 import { parseThingId } from './model/thing-id.js';
-import { classifyPath, jsonSize, notFoundCodeFor, validateThingBody, validateValueAt } from './model/thing-validation.js';
+import {
+  classifyPath,
+  jsonSize,
+  notFoundCodeFor,
+  validateThingBody,
+  validateValueAt,
+} from './model/thing-validation.js';
 import { checkPreconditions, entityTag } from './preconditions.js';
 import type { StoredThing, ThingDoc, TwinCommand } from './twin.types.js';
 
@@ -35,7 +41,8 @@ export function computeChange(
     {
       exists: currentValue !== undefined,
       thingTag: current ? entityTag(current.revision, [], null) : undefined,
-      resourceTag: current && currentValue !== undefined ? entityTag(current.revision, path, currentValue) : undefined,
+      resourceTag:
+        current && currentValue !== undefined ? entityTag(current.revision, path, currentValue) : undefined,
     },
     cmd.preconditions,
   );
@@ -91,10 +98,14 @@ export function computeChange(
     }
     case 'merge': {
       if (path.length > 0) classifyPath(path);
-      if (path.length === 0 && (cmd.value === null || typeof cmd.value !== 'object' || Array.isArray(cmd.value))) {
+      if (
+        path.length === 0 &&
+        (cmd.value === null || typeof cmd.value !== 'object' || Array.isArray(cmd.value))
+      ) {
         throw Errors.jsonInvalid('The merge patch for a Thing must be a JSON object.');
       }
-      const merged = path.length === 0 ? mergePatch(current.doc, cmd.value) : mergePatchAt(current.doc, path, cmd.value);
+      const merged =
+        path.length === 0 ? mergePatch(current.doc, cmd.value) : mergePatchAt(current.doc, path, cmd.value);
       const doc = toDoc(merged, cmd.thingId, current.doc.policyId);
       checkSize(doc, opts.maxSize);
       return {
@@ -114,7 +125,7 @@ function toDoc(body: unknown, thingId: string, currentPolicyId: string | undefin
   const doc: ThingDoc = { thingId, policyId: t.policyId ?? currentPolicyId ?? thingId };
   if (t.definition !== undefined) doc.definition = t.definition;
   if (t.attributes !== undefined) doc.attributes = t.attributes;
-  if (t.features !== undefined) doc.features = t.features as ThingDoc['features'];
+  if (t.features !== undefined) doc.features = t.features;
   return doc;
 }
 

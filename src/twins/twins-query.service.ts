@@ -25,7 +25,12 @@ export class TwinsQueryService {
     @Inject(TransactionRunner) private readonly tx: TransactionRunner,
   ) {}
 
-  async get(thingId: string, path: string[], fields?: FieldSelector, pre?: Preconditions): Promise<ReadResult> {
+  async get(
+    thingId: string,
+    path: string[],
+    fields?: FieldSelector,
+    pre?: Preconditions,
+  ): Promise<ReadResult> {
     parseThingId(thingId);
     if (path.length > 0) classifyPath(path);
     const thing = await this.repo.findOne(this.tx.db, thingId);

@@ -29,7 +29,9 @@ export function toStoredThing(r: Omit<ThingRow, 'doc'> & { doc: unknown }): Stor
 export class TwinsRepository {
   /** The row lock serialises every writer of one thing until its transaction ends. */
   async lockForUpdate(tx: Tx, thingId: string): Promise<StoredThing | null> {
-    const rows = await tx.query<ThingRow>(`SELECT ${COLUMNS} FROM things WHERE thing_id = $1 FOR UPDATE`, [thingId]);
+    const rows = await tx.query<ThingRow>(`SELECT ${COLUMNS} FROM things WHERE thing_id = $1 FOR UPDATE`, [
+      thingId,
+    ]);
     return rows[0] ? toStoredThing(rows[0]) : null;
   }
 

@@ -21,19 +21,27 @@ describe('one write path under concurrency', () => {
   it('50 concurrent PATCHes to one thing all land: revision +50, every key present', async () => {
     const id = 'org.example:hot';
     await request(t.baseUrl).put(`/api/2/things/${id}`).send({ attributes: {} }).expect(201);
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => patch(id, { attributes: { [`k${i}`]: i } })));
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => patch(id, { attributes: { [`k${i}`]: i } })),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(204));
     const res = await request(t.baseUrl).get(`/api/2/things/${id}`).query({ fields: 'attributes,_revision' });
     expect(res.body._revision).toBe(51);
     expect(Object.keys(res.body.attributes)).toHaveLength(50);
-    const { rows } = await t.db.query('SELECT revision FROM journal WHERE thing_id = $1 ORDER BY revision', [id]);
+    const { rows } = await t.db.query('SELECT revision FROM journal WHERE thing_id = $1 ORDER BY revision', [
+      id,
+    ]);
     expect(rows.map((r) => Number(r.revision))).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
   });
 
   it('concurrent creation of the same thing: one 201, the rest 204, nothing lost', async () => {
     const id = 'org.example:raced';
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => request(t.baseUrl).put(`/api/2/things/${id}`).send({ attributes: { n: i } })),
+      Array.from({ length: 10 }, (_, i) =>
+        request(t.baseUrl)
+          .put(`/api/2/things/${id}`)
+          .send({ attributes: { n: i } }),
+      ),
     );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses).toEqual([201, ...Array(9).fill(204)]);
@@ -56,7 +64,9 @@ describe('one write path under concurrency', () => {
         await new Promise((ok) => setTimeout(ok, 2));
       }
     })();
-    const writes = Array.from({ length: 300 }, (_, i) => patch(`org.example:fan-${i % 30}`, { attributes: { i } }));
+    const writes = Array.from({ length: 300 }, (_, i) =>
+      patch(`org.example:fan-${i % 30}`, { attributes: { i } }),
+    );
     await Promise.all(writes);
     writing = false;
     await reader;

@@ -60,7 +60,10 @@ describe('official Ditto JS client (HTTP)', () => {
   it('getThing with fields returns only the selected fields, system fields included', async () => {
     const thing = await client
       .getThingsHandle()
-      .getThing(`${NS}:meter-1`, DefaultFieldsOptions.getInstance().withFields('thingId', 'attributes', '_revision'));
+      .getThing(
+        `${NS}:meter-1`,
+        DefaultFieldsOptions.getInstance().withFields('thingId', 'attributes', '_revision'),
+      );
     expect(thing.thingId).toBe(`${NS}:meter-1`);
     expect(thing.attributes).toEqual({ location: 'kitchen', counter: 10 });
     expect(thing._revision).toBe(2);
@@ -77,7 +80,12 @@ describe('official Ditto JS client (HTTP)', () => {
     );
     expect(ok.status).toBe(201);
     const stale = await rejection(
-      things.putAttribute(`${NS}:meter-1`, 'counter', 11, DefaultMatchOptions.getInstance().ifMatch('"rev:2"')),
+      things.putAttribute(
+        `${NS}:meter-1`,
+        'counter',
+        11,
+        DefaultMatchOptions.getInstance().ifMatch('"rev:2"'),
+      ),
     );
     expect(stale._status).toBe(412);
     expect(stale._value.error).toBe('things:precondition.failed');
@@ -109,23 +117,36 @@ describe('official Ditto JS client (HTTP)', () => {
     const things = client.getThingsHandle();
     for (let i = 0; i < 12; i++) {
       const room = i % 3 === 0 ? 'kitchen' : i % 3 === 1 ? 'hall' : 'garage';
-      await things.putThing(new Thing(`${NS}:s-${String(i).padStart(2, '0')}`, undefined, { room, n: i, tag: `t${i}` }));
+      await things.putThing(
+        new Thing(`${NS}:s-${String(i).padStart(2, '0')}`, undefined, { room, n: i, tag: `t${i}` }),
+      );
     }
     const search = client.getSearchHandle();
     const kitchen = await search.search(
       DefaultSearchOptions.getInstance().withFilter(Eq('attributes/room', 'kitchen')).withFields('thingId'),
     );
-    expect(kitchen.items.map((x) => x.thingId)).toEqual([`${NS}:s-00`, `${NS}:s-03`, `${NS}:s-06`, `${NS}:s-09`]);
+    expect(kitchen.items.map((x) => x.thingId)).toEqual([
+      `${NS}:s-00`,
+      `${NS}:s-03`,
+      `${NS}:s-06`,
+      `${NS}:s-09`,
+    ]);
 
     const anded = await search.search(
-      DefaultSearchOptions.getInstance().withFilter(And(Eq('attributes/room', 'hall'), Gt('attributes/n', 4))),
+      DefaultSearchOptions.getInstance().withFilter(
+        And(Eq('attributes/room', 'hall'), Gt('attributes/n', 4)),
+      ),
     );
     expect(anded.items.map((x) => x.thingId)).toEqual([`${NS}:s-07`, `${NS}:s-10`]);
 
-    const liked = await search.search(DefaultSearchOptions.getInstance().withFilter(Like('attributes/tag', 't1*')));
+    const liked = await search.search(
+      DefaultSearchOptions.getInstance().withFilter(Like('attributes/tag', 't1*')),
+    );
     expect(liked.items.map((x) => x.thingId)).toEqual([`${NS}:s-01`, `${NS}:s-10`, `${NS}:s-11`]);
 
-    const inned = await search.search(DefaultSearchOptions.getInstance().withFilter(In('attributes/n', 2, 5, 99)));
+    const inned = await search.search(
+      DefaultSearchOptions.getInstance().withFilter(In('attributes/n', 2, 5, 99)),
+    );
     expect(inned.items.map((x) => x.thingId)).toEqual([`${NS}:s-02`, `${NS}:s-05`]);
 
     const seen: string[] = [];
@@ -142,9 +163,13 @@ describe('official Ditto JS client (HTTP)', () => {
     } while (cursor);
     expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => `${NS}:s-${String(11 - i).padStart(2, '0')}`));
 
-    const count = await search.count(DefaultCountOptions.getInstance().withFilter(Eq('attributes/room', 'garage')));
+    const count = await search.count(
+      DefaultCountOptions.getInstance().withFilter(Eq('attributes/room', 'garage')),
+    );
     expect(count).toBe(4);
-    const posted = await search.postSearch(DefaultSearchOptions.getInstance().withRawFilter('eq(attributes/n,4)'));
+    const posted = await search.postSearch(
+      DefaultSearchOptions.getInstance().withRawFilter('eq(attributes/n,4)'),
+    );
     expect(posted.items.map((x) => x.thingId)).toEqual([`${NS}:s-04`]);
   });
 

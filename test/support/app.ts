@@ -1,9 +1,12 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import pg from 'pg';
+import request from 'supertest';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/config.schema.js';
 import { ConfigService } from '../../src/config/config.service.js';
 import { createTestDatabase } from './database.js';
+import { expectDittoResponse } from './openapi.js';
 
 export interface TestApp {
   app: INestApplication;
@@ -23,6 +26,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     loadConfig({ LOG_LEVEL: 'error', ...env, DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1' }),
   );
   const app = await createApp(config);
+  const violations: string[] = [];
+  // Registered before Nest adds its routes (at listen), so it sees every API response.
+  app.use(validateAgainstDittoSpec(violations));
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   const db = new pg.Client({ connectionString: database.url });
@@ -36,6 +42,74 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       await db.end();
       await app.close();
       await database.drop();
+      if (violations.length > 0) {
+        throw new Error(`responses that break Ditto's OpenAPI spec:\n${violations.join('\n\n')}`);
+      }
     },
   };
+}
+
+type Method = 'get' | 'put' | 'patch' | 'post' | 'delete';
+
+/**
+ * supertest requests whose responses are all checked against Ditto's OpenAPI spec before any
+ * other assertion, so no JSON body of the e2e suite escapes validation.
+ */
+export function dittoHttp(baseUrl: string): Record<Method, (path: string) => request.Test> {
+  const make = (method: Method) => (path: string) =>
+    request(baseUrl)
+      [method](path)
+      // The request's final path, with the query added by .query() after this call.
+      .expect((res) =>
+        expectDittoResponse(method, (res as unknown as { req: { path: string } }).req.path, res),
+      );
+  return {
+    get: make('get'),
+    put: make('put'),
+    patch: make('patch'),
+    post: make('post'),
+    delete: make('delete'),
+  };
+}
+
+/**
+ * Checks every /api/2 response the app sends, whoever the client is (supertest, the official
+ * Ditto client, fetch), against Ditto's spec; close() fails the suite if any did not match.
+ */
+function validateAgainstDittoSpec(violations: string[]) {
+  return (req: IncomingMessage & { originalUrl?: string }, res: ServerResponse, next: () => void): void => {
+    const url = req.originalUrl ?? req.url ?? '';
+    if (!url.startsWith('/api/2/')) return next();
+    const chunks: Buffer[] = [];
+    const write = res.write.bind(res) as (...a: unknown[]) => boolean;
+    const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;
+    const collect = (chunk: unknown): void => {
+      if (typeof chunk === 'string') chunks.push(Buffer.from(chunk));
+      else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
+    };
+    res.write = ((chunk: unknown, ...rest: unknown[]) => {
+      collect(chunk);
+      return write(chunk, ...rest);
+    }) as typeof res.write;
+    res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+      if (typeof chunk !== 'function') collect(chunk);
+      const text = Buffer.concat(chunks).toString('utf8');
+      try {
+        expectDittoResponse(req.method ?? 'GET', url, {
+          status: res.statusCode,
+          headers: lowerCaseHeaders(res.getHeaders()),
+          text,
+          body: undefined,
+        });
+      } catch (err) {
+        violations.push((err as Error).message);
+      }
+      return end(chunk, ...rest);
+    }) as typeof res.end;
+    next();
+  };
+}
+
+function lowerCaseHeaders(h: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
 }

@@ -4,7 +4,8 @@ import pg from 'pg';
 /** Creates an empty database for one test file and returns its URL and a drop function. */
 export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const serverUrl = process.env.TEST_DATABASE_SERVER_URL ?? process.env.DATABASE_URL;
-  if (!serverUrl) throw new Error('TEST_DATABASE_SERVER_URL is not set: run the tests through jest (globalSetup)');
+  if (!serverUrl)
+    throw new Error('TEST_DATABASE_SERVER_URL is not set: run the tests through jest (globalSetup)');
   const name = `twin_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();

@@ -45,7 +45,9 @@ function freePort(): Promise<number> {
     server.once('error', fail);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? ok(address.port) : fail(new Error('no port'))));
+      server.close(() =>
+        address && typeof address === 'object' ? ok(address.port) : fail(new Error('no port')),
+      );
     });
   });
 }

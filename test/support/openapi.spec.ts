@@ -120,10 +120,16 @@ describe('expectDittoResponse', () => {
     );
   });
 
-  it('rejects an undocumented status', () => {
+  it('rejects an undocumented success status, and holds undocumented errors to the error schema', () => {
+    expect(() =>
+      expectDittoResponse('get', THING_URL, json(202, { thingId: 'a:b', policyId: 'a:b' })),
+    ).toThrow(/status 202 is not documented/);
     expect(() =>
       expectDittoResponse('get', THING_URL, json(418, { status: 418, error: 'x', message: 'y' })),
-    ).toThrow(/status 418 is not documented/);
+    ).not.toThrow();
+    expect(() => expectDittoResponse('get', THING_URL, json(418, { status: 418, error: 'x' }))).toThrow(
+      /not Ditto's error JSON/,
+    );
   });
 
   it('accepts a 304 without a body, even where the operation does not list 304, and rejects one with a body', () => {

@@ -30,7 +30,8 @@ export function thingAddress(rawPath: string): ThingAddress {
   const thingId = decode(idPart, rawPath);
   if (segments.length === 0) return { thingId, path: [] };
   const decoded = segments.map((s) => decode(s, rawPath));
-  if (decoded.some((s) => s.length === 0 || s.includes('/'))) throw Errors.pointerInvalid('/' + segments.join('/'));
+  if (decoded.some((s) => s.length === 0 || s.includes('/')))
+    throw Errors.pointerInvalid('/' + segments.join('/'));
   return { thingId, path: parsePointer(decoded.join('/')) };
 }
 

@@ -14,7 +14,11 @@ export class SearchController {
 
   @Get()
   @ApiOperation({ summary: 'Search things with an RQL filter; page with option=cursor(...)' })
-  @ApiQuery({ name: 'filter', required: false, description: 'RQL, e.g. and(eq(attributes/a,1),gt(_modified,"2024-01-01T00:00:00Z"))' })
+  @ApiQuery({
+    name: 'filter',
+    required: false,
+    description: 'RQL, e.g. and(eq(attributes/a,1),gt(_modified,"2024-01-01T00:00:00Z"))',
+  })
   @ApiQuery({ name: 'option', required: false, description: 'sort(+a,-b),size(n),cursor(c)' })
   @ApiQuery({ name: 'fields', required: false })
   @ApiQuery({ name: 'namespaces', required: false })

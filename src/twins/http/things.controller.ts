@@ -60,7 +60,14 @@ export class ThingsController {
     const thingId = `${ns}:${randomUUID()}`;
     // Ditto ignores a thingId in the body of a POST: the id is always generated.
     const value = isRecord(body) ? { ...body, thingId } : (body ?? {});
-    const change = await this.twins.apply({ type: 'create', thingId, path: [], value, origin: 'rest', ...ctx });
+    const change = await this.twins.apply({
+      type: 'create',
+      thingId,
+      path: [],
+      value,
+      origin: 'rest',
+      ...ctx,
+    });
     return this.written({ thingId, path: [] }, change);
   }
 
@@ -80,7 +87,9 @@ export class ThingsController {
   }
 
   @Put([THING, RESOURCE])
-  @ApiOperation({ summary: 'Create or replace a thing or sub-resource: 201 with body when created, 204 otherwise' })
+  @ApiOperation({
+    summary: 'Create or replace a thing or sub-resource: 201 with body when created, 204 otherwise',
+  })
   @ApiParam({ name: 'thingId' })
   async put(
     @ThingAt() at: ThingAddress,

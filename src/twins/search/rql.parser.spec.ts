@@ -74,7 +74,9 @@ describe('parseRql', () => {
 
   it('parses in, exists, empty and the logical operators', () => {
     const node = parseRql('and(in(thingId,"a:b","c:d"),or(exists(features/f),not(empty(attributes/x))))');
-    expect(formatRql(node)).toBe('and(in(thingId,"a:b","c:d"),or(exists(features/f),not(empty(attributes/x))))');
+    expect(formatRql(node)).toBe(
+      'and(in(thingId,"a:b","c:d"),or(exists(features/f),not(empty(attributes/x))))',
+    );
     expect(node).toMatchObject({ type: 'and', children: [{ type: 'in', values: [{}, {}] }, { type: 'or' }] });
   });
 
@@ -132,7 +134,7 @@ describe('parseRql', () => {
     ['eq(attributes/x,TRUE)', 16, "invalid value 'TRUE'"],
     ['eq(attributes/x,1e999)', 16, 'out of range'],
     ['eq(attributes/x,"abc)', 16, 'unterminated string'],
-    ["eq(attributes/x,'abc\")", 16, 'unterminated string'],
+    ['eq(attributes/x,\'abc")', 16, 'unterminated string'],
     ['eq(attributes/x,"a\\qb")', 18, "invalid escape sequence '\\q'"],
     ['eq(attributes/x,"a\\u12")', 18, 'invalid escape sequence'],
     ['eq(attributes/x,"a\\u0000")', 16, 'NUL'],

@@ -1,5 +1,11 @@
 import { Errors } from '../../common/errors.js';
-import { COMPARISON_OPS, type ComparisonOp, type RqlNode, type RqlProperty, type RqlValue } from './rql.ast.js';
+import {
+  COMPARISON_OPS,
+  type ComparisonOp,
+  type RqlNode,
+  type RqlProperty,
+  type RqlValue,
+} from './rql.ast.js';
 import { normalizeTimestamp, resolveField } from './search-fields.js';
 
 export * from './rql.ast.js';
@@ -15,6 +21,8 @@ export function parseRql(filter: string): RqlNode {
 
 // Deep enough for any real filter, shallow enough that recursion can never blow the stack.
 const MAX_DEPTH = 64;
+const OPERATOR = /[a-z_]*/iy;
+const BARE_WORD = /[^,)]*/y;
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const ESCAPES: Record<string, string> = {
   '"': '"',
@@ -36,14 +44,17 @@ class RqlParser {
   parse(): RqlNode {
     if (this.input.trim() === '') throw Errors.rqlInvalid('The RQL filter is empty.');
     const node = this.query(1);
-    if (this.pos < this.input.length) this.fail(`unexpected '${this.input[this.pos]}' after the end of the query`);
+    if (this.pos < this.input.length) {
+      this.fail(`unexpected '${this.input[this.pos]}' after the end of the query`);
+    }
     return node;
   }
 
   private query(depth: number): RqlNode {
     if (depth > MAX_DEPTH) this.fail(`the query is nested deeper than ${MAX_DEPTH} levels`);
     const start = this.pos;
-    const name = /^[a-z_]*/i.exec(this.input.slice(start))![0];
+    OPERATOR.lastIndex = start;
+    const name = OPERATOR.exec(this.input)![0];
     if (name === '') this.fail('expected an operator such as eq, and, or, not, exists');
     this.pos += name.length;
     this.expect('(');
@@ -108,8 +119,16 @@ class RqlParser {
     const value = this.value();
     const { field } = property;
     const timestamp = field.kind === 'column' && (field.name === '_created' || field.name === '_modified');
-    if (timestampCheck && timestamp && value.kind === 'string' && normalizeTimestamp(value.value) === undefined) {
-      this.fail(`'${field.name}' must be compared with an ISO-8601 timestamp such as 2024-05-01T12:00:00Z`, pos);
+    if (
+      timestampCheck &&
+      timestamp &&
+      value.kind === 'string' &&
+      normalizeTimestamp(value.value) === undefined
+    ) {
+      this.fail(
+        `'${field.name}' must be compared with an ISO-8601 timestamp such as 2024-05-01T12:00:00Z`,
+        pos,
+      );
     }
     return value;
   }
@@ -165,8 +184,8 @@ class RqlParser {
 
   /** Everything up to the next `,` or `)`: properties and unquoted values. */
   private bareWord(): string {
-    const end = this.input.slice(this.pos).search(/[,)]/);
-    const word = end < 0 ? this.input.slice(this.pos) : this.input.slice(this.pos, this.pos + end);
+    BARE_WORD.lastIndex = this.pos;
+    const word = BARE_WORD.exec(this.input)![0];
     this.pos += word.length;
     return word;
   }

@@ -45,7 +45,9 @@ describe('compileRql', () => {
   });
 
   it('compiles ne as the negation of eq', () => {
-    expect(compile('ne(attributes/x,true)').sql).toBe('NOT (t.doc @> $1::jsonb OR t.doc @> $2::jsonb)');
+    expect(compile('ne(attributes/x,true)').sql).toBe(
+      '(jsonb_path_exists(t.doc, $1::jsonpath) AND NOT (t.doc @> $2::jsonb OR t.doc @> $3::jsonb))',
+    );
   });
 
   it('compiles range operators to a lax jsonpath with the value in vars', () => {
@@ -109,7 +111,7 @@ describe('compileRql', () => {
 
   it('never converts types on columns', () => {
     expect(compile('eq(thingId,5)').sql).toBe('FALSE');
-    expect(compile('ne(thingId,5)').sql).toBe('NOT FALSE');
+    expect(compile('ne(thingId,5)').sql).toBe('(TRUE AND NOT FALSE)');
     expect(compile('eq(_revision,"5")').sql).toBe('FALSE');
     expect(compile('gt(_created,5)').sql).toBe('FALSE');
   });

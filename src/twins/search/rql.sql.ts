@@ -56,18 +56,26 @@ class Compiler {
       case 'not':
         return `NOT ${this.node(node.child)}`;
       case 'compare':
-        if (node.op === 'ne') return `NOT ${this.compare('eq', node.property.field, node.value)}`;
+        // Ditto: ne matches only things that have the property ("…only things which do provide an owner").
+        if (node.op === 'ne') {
+          const field = node.property.field;
+          return `(${this.presence('exists', field)} AND NOT ${this.compare('eq', field, node.value)})`;
+        }
         return this.compare(node.op, node.property.field, node.value);
       case 'in':
         return this.in(node.property.field, node.values);
       case 'exists':
-        if (node.property.field.kind === 'column') return 'TRUE';
-        return `jsonb_path_exists(t.doc, ${this.params.add(jsonPath(node.property.field.path))}::jsonpath)`;
       case 'empty':
-        if (node.property.field.kind === 'column') return `(${COLUMN_SQL[node.property.field.name]}::text = '')`;
-        // The path query keeps array values whole, so `[]` and `[null]` stay distinguishable.
-        return `(jsonb_path_query_array(t.doc, ${this.params.add(jsonPath(node.property.field.path))}::jsonpath) <@ ${EMPTY_VALUES})`;
+        return this.presence(node.type, node.property.field);
     }
+  }
+
+  private presence(type: 'exists' | 'empty', field: SearchField): string {
+    if (field.kind === 'column') return type === 'exists' ? 'TRUE' : `(${COLUMN_SQL[field.name]}::text = '')`;
+    const path = `${this.params.add(jsonPath(field.path))}::jsonpath`;
+    if (type === 'exists') return `jsonb_path_exists(t.doc, ${path})`;
+    // The path query keeps array values whole, so `[]` and `[null]` stay distinguishable.
+    return `(jsonb_path_query_array(t.doc, ${path}) <@ ${EMPTY_VALUES})`;
   }
 
   private compare(op: Exclude<ComparisonOp, 'ne'>, field: SearchField, value: RqlValue): string {
@@ -75,7 +83,11 @@ class Compiler {
     if (op === 'like' || op === 'ilike') {
       if (value.kind !== 'string') throw Errors.rqlInvalid(`'${op}' needs a string pattern.`);
       const flags = op === 'ilike' ? 'is' : 's';
-      return this.pathExists(field.path, `@ like_regex ${JSON.stringify(likeToRegex(value.value))} flag "${flags}"`, []);
+      return this.pathExists(
+        field.path,
+        `@ like_regex ${JSON.stringify(likeToRegex(value.value))} flag "${flags}"`,
+        [],
+      );
     }
     if (op === 'eq' && !field.wildcard) return this.contains(field.path, [value]);
     return this.pathExists(field.path, `@ ${PATH_OPS[op]} $v0`, [value]);
@@ -96,7 +108,9 @@ class Compiler {
   private contains(path: string[], values: RqlValue[]): string {
     const terms = values.flatMap((v) => {
       const json = this.json(v);
-      return [nest(path, json), nest(path, `[${json}]`)].map((doc) => `t.doc @> ${this.params.add(doc)}::jsonb`);
+      return [nest(path, json), nest(path, `[${json}]`)].map(
+        (doc) => `t.doc @> ${this.params.add(doc)}::jsonb`,
+      );
     });
     return `(${terms.join(' OR ')})`;
   }
@@ -123,7 +137,9 @@ class Compiler {
       return v.kind === 'number' && !like ? `${column} ${sqlOp} ${this.params.add(v.raw)}::numeric` : 'FALSE';
     }
     if (v.kind !== 'string') return 'FALSE';
-    if (!timestamp) return `${column} ${sqlOp} ${this.params.add(like ? likeToSqlPattern(v.value) : v.value)}::text`;
+    if (!timestamp) {
+      return `${column} ${sqlOp} ${this.params.add(like ? likeToSqlPattern(v.value) : v.value)}::text`;
+    }
     if (like) {
       // Ditto keeps these as ISO strings, so patterns apply to that spelling.
       const iso = `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -156,7 +172,7 @@ class Compiler {
   }
 }
 
-export function timestampInvalid(name: string, value: string) {
+function timestampInvalid(name: string, value: string) {
   return Errors.rqlInvalid(
     `Invalid RQL filter: '${name}' must be compared with an ISO-8601 timestamp such as 2024-05-01T12:00:00Z, ` +
       `not ${JSON.stringify(value)}.`,
@@ -185,5 +201,8 @@ export function likeToRegex(pattern: string): string {
 
 /** Ditto's like as a SQL LIKE pattern (default escape character is the backslash). */
 export function likeToSqlPattern(pattern: string): string {
-  return pattern.replace(/[\\%_]/g, (c) => `\\${c}`).replace(/\*/g, '%').replace(/\?/g, '_');
+  return pattern
+    .replace(/[\\%_]/g, (c) => `\\${c}`)
+    .replace(/\*/g, '%')
+    .replace(/\?/g, '_');
 }

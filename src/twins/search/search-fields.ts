@@ -4,7 +4,14 @@
  * parser so both accept exactly the same properties and render them the same way.
  */
 
-export const COLUMN_FIELDS = ['thingId', 'policyId', '_namespace', '_revision', '_created', '_modified'] as const;
+export const COLUMN_FIELDS = [
+  'thingId',
+  'policyId',
+  '_namespace',
+  '_revision',
+  '_created',
+  '_modified',
+] as const;
 export type ColumnField = (typeof COLUMN_FIELDS)[number];
 
 const DOC_ROOTS = ['attributes', 'features', 'definition'];
@@ -35,8 +42,10 @@ export function resolveField(pointer: string, allowWildcard: boolean): FieldResu
     offsets.push(offset);
     if (raw === '') return fail(`empty segment in property '${pointer}'`, offset);
     const badTilde = /~(?![01])/.exec(raw);
-    if (badTilde) return fail(`invalid escape '~' in property '${pointer}' (only ~0 and ~1)`, offset + badTilde.index);
-    if (raw.includes('\u0000')) return fail(`NUL character in property '${pointer}'`, offset + raw.indexOf('\u0000'));
+    if (badTilde)
+      return fail(`invalid escape '~' in property '${pointer}' (only ~0 and ~1)`, offset + badTilde.index);
+    if (raw.includes('\u0000'))
+      return fail(`NUL character in property '${pointer}'`, offset + raw.indexOf('\u0000'));
     segments.push(raw.replace(/~1/g, '/').replace(/~0/g, '~'));
     offset += raw.length + 1;
   }
@@ -54,7 +63,8 @@ export function resolveField(pointer: string, allowWildcard: boolean): FieldResu
       start,
     );
   }
-  if (root === 'definition' && segments.length > 1) return fail(`'definition' has no sub-properties`, offsets[1]);
+  if (root === 'definition' && segments.length > 1)
+    return fail(`'definition' has no sub-properties`, offsets[1]);
 
   let wildcard = false;
   for (const [i, segment] of segments.entries()) {
@@ -71,7 +81,9 @@ export function resolveField(pointer: string, allowWildcard: boolean): FieldResu
 /** The canonical spelling of a field: no leading slash, `~` and `/` in keys escaped. */
 export function formatField(field: SearchField): string {
   if (field.kind === 'column') return field.name;
-  return field.path.map((key) => (key === '*' ? key : key.replace(/~/g, '~0').replace(/\//g, '~1'))).join('/');
+  return field.path
+    .map((key) => (key === '*' ? key : key.replace(/~/g, '~0').replace(/\//g, '~1')))
+    .join('/');
 }
 
 function fail(message: string, offset: number): FieldResult {
@@ -95,7 +107,8 @@ export function normalizeTimestamp(text: string): string | undefined {
   const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][Number(month) - 1];
   // Postgres has no year 0.
   if (y === 0 || daysInMonth === undefined) return undefined;
-  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth) return undefined;
+  if (Number(month) < 1 || Number(month) > 12 || Number(day) < 1 || Number(day) > daysInMonth)
+    return undefined;
   if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return undefined;
   if (zone.length > 1 && (Number(zone.slice(1, 3)) > 15 || Number(zone.slice(-2)) > 59)) return undefined;
   return `${year}-${month}-${day}T${hour}:${minute}:${second}${fraction}${zone.toUpperCase()}`;

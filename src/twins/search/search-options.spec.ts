@@ -63,6 +63,7 @@ describe('parseSearchOptions', () => {
     ['size(10),size(20)', 9, "'size' given more than once"],
     ['size(10', 4, "missing ')'"],
     ['size(10)cursor(x)', 8, "expected ','"],
+    ['size(10),', 9, "expected an option after ','"],
     ['page(1)', 0, "unknown option 'page'"],
     ['sort', 0, 'expected sort'],
     ['(size(1))', 0, 'expected sort'],
@@ -90,11 +91,14 @@ describe('parseSearchOptions', () => {
     expect(error.message).toContain(message);
   });
 
-  it.each(['limit(0,10),cursor(abc)', 'size(5),limit(0,10)'])('rejects limit combined with size or cursor: %s', (o) => {
-    const error = errorOf(() => parseSearchOptions(o));
-    expect(error.code).toBe('thing-search:search.option.invalid');
-    expect(error.message).toContain("'limit' cannot be combined");
-  });
+  it.each(['limit(0,10),cursor(abc)', 'size(5),limit(0,10)'])(
+    'rejects limit combined with size or cursor: %s',
+    (o) => {
+      const error = errorOf(() => parseSearchOptions(o));
+      expect(error.code).toBe('thing-search:search.option.invalid');
+      expect(error.message).toContain("'limit' cannot be combined");
+    },
+  );
 });
 
 describe('parseNamespaces', () => {

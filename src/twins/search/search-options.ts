@@ -33,7 +33,8 @@ export function parseSearchOptions(option?: string): SearchOptions {
   let pos = 0;
   while (pos < option.length) {
     const name = /^[a-zA-Z]*/.exec(option.slice(pos))![0];
-    if (name === '' || option[pos + name.length] !== '(') fail(option, pos, 'expected sort(...), size(...) or cursor(...)');
+    if (name === '' || option[pos + name.length] !== '(')
+      fail(option, pos, 'expected sort(...), size(...) or cursor(...)');
     const argsPos = pos + name.length + 1;
     const close = option.indexOf(')', argsPos);
     if (close < 0) fail(option, argsPos - 1, `missing ')' for ${name}(`);
@@ -48,7 +49,8 @@ export function parseSearchOptions(option?: string): SearchOptions {
         result.size = parseCount(option, args, argsPos, 'size');
         break;
       case 'cursor':
-        if (!/^[A-Za-z0-9_-]+$/.test(args)) fail(option, argsPos, 'the cursor is not one this server returned');
+        if (!/^[A-Za-z0-9_-]+$/.test(args))
+          fail(option, argsPos, 'the cursor is not one this server returned');
         result.cursor = args;
         break;
       case 'limit': {
@@ -70,6 +72,7 @@ export function parseSearchOptions(option?: string): SearchOptions {
       if (option[pos] !== ',') fail(option, pos, `expected ',' between options`);
       pos++;
       while (option[pos] === ' ') pos++;
+      if (pos === option.length) fail(option, pos, `expected an option after ','`);
     }
   }
   // Offset paging and cursor paging cannot be mixed, and size would contradict limit's count.
@@ -115,7 +118,8 @@ function parseSort(option: string, args: string, argsPos: number): SortKey[] {
     const resolved = resolveField(property, false);
     if (!resolved.ok) fail(option, propertyPos + resolved.offset, resolved.message);
     const text = JSON.stringify(resolved.field);
-    if (keys.some((k) => JSON.stringify(k.field) === text)) fail(option, propertyPos, `'${property}' is sorted twice`);
+    if (keys.some((k) => JSON.stringify(k.field) === text))
+      fail(option, propertyPos, `'${property}' is sorted twice`);
     keys.push({ field: resolved.field, direction });
     pos += raw.length + 1;
   }

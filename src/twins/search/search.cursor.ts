@@ -61,7 +61,8 @@ export function decodeCursor(cursor: string, scope: CursorScope): string[] {
   if (k.length !== scope.sort.length) throw invalid('it does not match the sort');
   return scope.sort.map((key, i) => {
     const value: unknown = k[i];
-    if (typeof value !== 'string' || !castable(value, sortValueType(key))) throw invalid('it holds a bad value');
+    if (typeof value !== 'string' || !castable(value, sortValueType(key)))
+      throw invalid('it holds a bad value');
     return value;
   });
 }

@@ -15,7 +15,11 @@ import {
 const COLUMNS = 'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at';
 
 function input(filter: string | undefined, option?: string, namespaces?: string[]): SearchQueryInput {
-  return { filter: filter === undefined ? undefined : parseRql(filter), namespaces, ...parseSearchOptions(option) };
+  return {
+    filter: filter === undefined ? undefined : parseRql(filter),
+    namespaces,
+    ...parseSearchOptions(option),
+  };
 }
 
 function row(thingId: string, ...sortValues: string[]): SearchRow {
@@ -44,7 +48,9 @@ describe('buildSearchQuery', () => {
   });
 
   it('combines filter, namespaces, sort keys and the thingId tie-breaker', () => {
-    const q = buildSearchQuery(input('gt(attributes/n,1)', 'sort(-attributes/n,+_created),size(5)', ['a', 'b']));
+    const q = buildSearchQuery(
+      input('gt(attributes/n,1)', 'sort(-attributes/n,+_created),size(5)', ['a', 'b']),
+    );
     expect(q.sql).toBe(
       `${COLUMNS}, COALESCE(t.doc #> $4::text[], 'null'::jsonb)::text AS sort_0` +
         `, to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS sort_1` +
@@ -52,7 +58,13 @@ describe('buildSearchQuery', () => {
         ' FROM things t WHERE jsonb_path_exists(t.doc, $1::jsonpath, $2::jsonb) AND t.namespace = ANY($3::text[])' +
         " ORDER BY COALESCE(t.doc #> $4::text[], 'null'::jsonb) DESC, t.created_at ASC, t.thing_id ASC LIMIT $5",
     );
-    expect(q.params).toEqual(['$."attributes"."n"[*] ? (@ > $v0)', '{"v0":1}', ['a', 'b'], ['attributes', 'n'], 6]);
+    expect(q.params).toEqual([
+      '$."attributes"."n"[*] ? (@ > $v0)',
+      '{"v0":1}',
+      ['a', 'b'],
+      ['attributes', 'n'],
+      6,
+    ]);
   });
 
   it('drops sort keys after thingId, which is unique', () => {
@@ -92,7 +104,9 @@ describe('buildSearchQuery', () => {
 
   it('accepts a cursor for the same search spelled differently', () => {
     const cursor = nextCursor(row('a:b', 'a:b'), input('and(eq(/attributes/x, "1"))', 'size(3)', ['n', 'm']));
-    expect(() => buildSearchQuery(input("and(eq(attributes/x,'1'))", `cursor(${cursor})`, ['m', 'n', 'm']))).not.toThrow();
+    expect(() =>
+      buildSearchQuery(input("and(eq(attributes/x,'1'))", `cursor(${cursor})`, ['m', 'n', 'm'])),
+    ).not.toThrow();
   });
 
   it('rejects a cursor of another filter, sort or namespaces', () => {
@@ -113,7 +127,12 @@ describe('buildSearchQuery', () => {
   it('rejects cursors that do not decode or hold values Postgres cannot cast', () => {
     const q = input(undefined, 'sort(+_revision,-_created,+attributes/a)');
     const forge = (k: unknown) => {
-      const h = JSON.parse(Buffer.from(nextCursor(row('x', '1', '2025-01-01T00:00:00.000000Z', '1', 'x'), q), 'base64url').toString()).h;
+      const h = JSON.parse(
+        Buffer.from(
+          nextCursor(row('x', '1', '2025-01-01T00:00:00.000000Z', '1', 'x'), q),
+          'base64url',
+        ).toString(),
+      ).h;
       return Buffer.from(JSON.stringify({ h, k })).toString('base64url');
     };
     const good = ['1', '2025-01-01T00:00:00.000000Z', '{"a":[1,"x"]}', 'x:y'];

@@ -1,7 +1,13 @@
 import { Errors } from '../../common/errors.js';
 import type { RqlNode } from './rql.ast.js';
 import { COLUMN_SQL, compileRql, SqlParams } from './rql.sql.js';
-import { decodeCursor, encodeCursor, sortValueType, type CursorScope, type SortValueType } from './search.cursor.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  sortValueType,
+  type CursorScope,
+  type SortValueType,
+} from './search.cursor.js';
 import { MAX_SIZE, type SortKey } from './search-options.js';
 
 /**
@@ -73,7 +79,10 @@ export function buildSearchQuery(input: SearchQueryInput, now?: Date): SqlQuery 
   return { sql, params: params.values };
 }
 
-export function buildCountQuery(input: Pick<SearchQueryInput, 'filter' | 'namespaces'>, now?: Date): SqlQuery {
+export function buildCountQuery(
+  input: Pick<SearchQueryInput, 'filter' | 'namespaces'>,
+  now?: Date,
+): SqlQuery {
   const params = new SqlParams();
   const where = conditions(input, params, now);
   const sql = `SELECT count(*)::bigint AS count FROM things t${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
@@ -87,7 +96,8 @@ export function nextCursor(lastRow: SearchRow, input: SearchQueryInput): string 
     scope,
     scope.sort.map((_, i) => {
       const value = lastRow[`sort_${i}`];
-      if (typeof value !== 'string') throw new TypeError(`nextCursor: row lacks sort_${i}; pass a row of buildSearchQuery`);
+      if (typeof value !== 'string')
+        throw new TypeError(`nextCursor: row lacks sort_${i}; pass a row of buildSearchQuery`);
       return value;
     }),
   );
