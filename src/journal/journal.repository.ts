@@ -9,6 +9,9 @@ import type { JournalEntry, NewJournalEntry } from './journal.types.js';
  */
 const JOURNAL_APPEND_LOCK = 0x7477696e; // "twin"
 
+/** The NOTIFY channel that announces new journal rows to every listening replica. */
+export const JOURNAL_CHANNEL = 'twin_journal';
+
 interface JournalRow {
   seq: string;
   thing_id: string;
@@ -45,17 +48,21 @@ export class JournalRepository {
         entries.map((e) => e.correlationId),
       ],
     );
+    // Delivered at commit and only if it commits: other replicas LISTEN and read the journal from
+    // their last seq, so the payload (the highest seq) is a hint, never the data.
+    await tx.query(`SELECT pg_notify('${JOURNAL_CHANNEL}', $1)`, [rows[rows.length - 1].seq]);
     // RETURNING follows insertion order, which the ORDER BY fixed.
     return entries.map((e, i) => ({ ...e, seq: rows[i].seq }));
   }
 
-  /** The highest revision a thing ever had, so a re-created thing continues its revisions. */
-  async lastRevision(tx: Tx, thingId: string): Promise<number> {
-    const rows = await tx.query<{ r: string | null }>(
-      'SELECT max(revision) AS r FROM journal WHERE thing_id = $1',
-      [thingId],
+  /** The highest revision each thing ever had, so a re-created thing continues its revisions. */
+  async lastRevisions(tx: Tx, thingIds: string[]): Promise<Map<string, number>> {
+    if (thingIds.length === 0) return new Map();
+    const rows = await tx.query<{ thing_id: string; r: string }>(
+      'SELECT thing_id, max(revision) AS r FROM journal WHERE thing_id = ANY($1::text[]) GROUP BY thing_id',
+      [thingIds],
     );
-    return rows[0]?.r ? Number(rows[0].r) : 0;
+    return new Map(rows.map((row) => [row.thing_id, Number(row.r)]));
   }
 
   async readAfter(tx: Tx, afterSeq: string, limit: number): Promise<JournalEntry[]> {

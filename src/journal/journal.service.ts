@@ -15,8 +15,8 @@ export class JournalService {
     return this.repo.append(tx, entries);
   }
 
-  lastRevision(tx: Tx, thingId: string): Promise<number> {
-    return this.repo.lastRevision(tx, thingId);
+  lastRevisions(tx: Tx, thingIds: string[]): Promise<Map<string, number>> {
+    return this.repo.lastRevisions(tx, thingIds);
   }
 
   /** Entries with seq > afterSeq in seq order; committed ones only, never a later gap-fill. */

@@ -27,33 +27,46 @@ export function toStoredThing(r: Omit<ThingRow, 'doc'> & { doc: unknown }): Stor
 
 @Injectable()
 export class TwinsRepository {
-  /** The row lock serialises every writer of one thing until its transaction ends. */
-  async lockForUpdate(tx: Tx, thingId: string): Promise<StoredThing | null> {
-    const rows = await tx.query<ThingRow>(`SELECT ${COLUMNS} FROM things WHERE thing_id = $1 FOR UPDATE`, [
-      thingId,
-    ]);
-    return rows[0] ? toStoredThing(rows[0]) : null;
+  /**
+   * Row locks serialise every writer of a thing until its transaction ends. Locking in
+   * thing_id order keeps two batches that share things from deadlocking.
+   */
+  async lockMany(tx: Tx, thingIds: string[]): Promise<StoredThing[]> {
+    const rows = await tx.query<ThingRow>(
+      `SELECT ${COLUMNS} FROM things WHERE thing_id = ANY($1::text[]) ORDER BY thing_id FOR UPDATE`,
+      [thingIds],
+    );
+    return rows.map(toStoredThing);
   }
 
-  /** False when a concurrent transaction created the same thing first. */
-  async insert(tx: Tx, t: StoredThing): Promise<boolean> {
-    const rows = await tx.query(
+  /** Returns the ids actually inserted: one missing means a concurrent transaction created it first. */
+  async insertMany(tx: Tx, things: StoredThing[]): Promise<Set<string>> {
+    if (things.length === 0) return new Set();
+    const sorted = [...things].sort((a, b) => (a.thingId < b.thingId ? -1 : 1));
+    const rows = await tx.query<{ thing_id: string }>(
       `INSERT INTO things (thing_id, namespace, policy_id, doc, revision, created_at, modified_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (thing_id) DO NOTHING RETURNING thing_id`,
-      [t.thingId, t.namespace, t.doc.policyId, JSON.stringify(t.doc), t.revision, t.created, t.modified],
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])
+       ON CONFLICT (thing_id) DO NOTHING RETURNING thing_id`,
+      columns(sorted),
     );
-    return rows.length === 1;
+    return new Set(rows.map((r) => r.thing_id));
   }
 
-  async update(tx: Tx, t: StoredThing): Promise<void> {
+  async updateMany(tx: Tx, things: StoredThing[]): Promise<void> {
+    if (things.length === 0) return;
     await tx.query(
-      `UPDATE things SET policy_id = $2, doc = $3, revision = $4, modified_at = $5 WHERE thing_id = $1`,
-      [t.thingId, t.doc.policyId, JSON.stringify(t.doc), t.revision, t.modified],
+      `UPDATE things t SET namespace = u.namespace, policy_id = u.policy_id, doc = u.doc, revision = u.revision,
+              created_at = u.created_at, modified_at = u.modified_at
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])
+            AS u(thing_id, namespace, policy_id, doc, revision, created_at, modified_at)
+       WHERE t.thing_id = u.thing_id`,
+      columns(things),
     );
   }
 
-  async remove(tx: Tx, thingId: string): Promise<void> {
-    await tx.query('DELETE FROM things WHERE thing_id = $1', [thingId]);
+  async removeMany(tx: Tx, thingIds: string[]): Promise<void> {
+    if (thingIds.length === 0) return;
+    await tx.query('DELETE FROM things WHERE thing_id = ANY($1::text[])', [thingIds]);
   }
 
   async findOne(db: Tx, thingId: string): Promise<StoredThing | null> {
@@ -77,4 +90,16 @@ export class TwinsRepository {
     const rows = await db.query<{ count: string }>(query.sql, query.params);
     return Number(rows[0]?.count ?? 0);
   }
+}
+
+function columns(things: StoredThing[]): unknown[] {
+  return [
+    things.map((t) => t.thingId),
+    things.map((t) => t.namespace),
+    things.map((t) => t.doc.policyId),
+    things.map((t) => JSON.stringify(t.doc)),
+    things.map((t) => t.revision),
+    things.map((t) => t.created),
+    things.map((t) => t.modified),
+  ];
 }

@@ -1,25 +1,31 @@
-import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DomainError } from '../common/domain-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { TwinEventBus } from '../journal/event-bus.js';
 import { JournalService } from '../journal/journal.service.js';
-import type { JournalEntry, NewJournalEntry } from '../journal/journal.types.js';
 import { TransactionRunner, type Tx } from '../persistence/transaction.js';
-import { toPointer } from './model/json-pointer.js';
-import { computeChange } from './twin-change.js';
-import type { StoredThing, TwinChange, TwinCommand } from './twin.types.js';
+import { TwinBatch, type StagedOutcome } from './twin-batch.js';
+import type { TwinChange, TwinCommand } from './twin.types.js';
 import { TwinsRepository } from './twins.repository.js';
 
-/** What this transaction has made of each thing it touched so far. */
-type Staged = Map<string, { thing: StoredThing | null; revision: number }>;
+export type TwinOutcome = { ok: true; change: TwinChange } | { ok: false; error: DomainError };
+
+/** A concurrent transaction created a thing this batch meant to create: run the batch again. */
+class CreationRace extends Error {}
+
+const RETRIES = 5;
+/** Postgres deadlock_detected and serialization_failure: safe to retry as a whole. */
+const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
 
 /**
  * The one write path for twins. Every entry point (REST, MQTT, WebSocket, Ditto sync) calls
- * apply/applyMany: the change, the revision bump and the journal row commit together, then
- * the entries go on the event bus.
+ * apply, applyMany or applyEach: the changes, the revision bumps and the journal rows commit
+ * in one transaction, then the entries go on the event bus. A batch costs a handful of
+ * statements whatever its size: lock all its things, write them with unnest, append the journal.
  */
 @Injectable()
 export class TwinsService {
+  private readonly logger = new Logger(TwinsService.name);
   private readonly maxSize: number;
 
   constructor(
@@ -37,75 +43,71 @@ export class TwinsService {
     return change;
   }
 
-  /**
-   * Applies the commands in order in one transaction: all of them commit or none does.
-   * Commands for the same thing see each other's results.
-   */
+  /** All or nothing: the first command that fails rejects the whole batch with its error. */
   async applyMany(cmds: TwinCommand[]): Promise<TwinChange[]> {
-    const changes = await this.tx.run(async (tx) => {
-      const staged: Staged = new Map();
-      const pending: Omit<TwinChange, 'entry'>[] = [];
-      const entries: NewJournalEntry[] = [];
-      for (const cmd of cmds) {
-        const { change, entry } = await this.stage(tx, cmd, staged);
-        pending.push(change);
-        entries.push(entry);
-      }
-      const written = await this.journal.append(tx, entries);
-      return pending.map((c, i) => ({ ...c, entry: written[i] }));
+    const outcomes = await this.run(cmds, false);
+    return outcomes.map((o) => {
+      if (!o.ok) throw o.error;
+      return o.change;
     });
-    this.bus.publish(changes.map((c) => c.entry));
-    return changes;
   }
 
-  private async stage(
-    tx: Tx,
-    cmd: TwinCommand,
-    staged: Staged,
-  ): Promise<{ change: Omit<TwinChange, 'entry'>; entry: NewJournalEntry }> {
-    const now = new Date().toISOString();
-    let state = staged.get(cmd.thingId);
-    if (!state) {
-      const thing = await this.repo.lockForUpdate(tx, cmd.thingId);
-      // A deleted thing's revisions continue when it is created again.
-      state = { thing, revision: thing ? thing.revision : await this.journal.lastRevision(tx, cmd.thingId) };
-    }
-    const current = state.thing;
-    const nextRevision = state.revision + 1;
-    const computed = computeChange(current, cmd, { now, maxSize: this.maxSize, nextRevision });
-    const next = computed.next;
+  /**
+   * Each command succeeds or fails on its own; the successful ones commit together. For
+   * ingestion, where one device's bad reading must not hold back the others.
+   */
+  applyEach(cmds: TwinCommand[]): Promise<TwinOutcome[]> {
+    return this.run(cmds, true);
+  }
 
-    if (!current && next) {
-      if (!(await this.repo.insert(tx, next))) {
-        // Another transaction created it between our lock attempt and insert: lock and redo.
-        const raced = await this.repo.lockForUpdate(tx, cmd.thingId);
-        staged.set(cmd.thingId, { thing: raced, revision: raced?.revision ?? state.revision });
-        return this.stage(tx, cmd, staged);
+  private async run(cmds: TwinCommand[], isolate: boolean): Promise<TwinOutcome[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcomes = await this.tx.run((tx) => this.stageAndWrite(tx, cmds, isolate));
+        this.bus.publish(outcomes.flatMap((o) => (o.ok ? [o.change.entry] : [])));
+        return outcomes;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        const retryable =
+          err instanceof CreationRace || (code !== undefined && RETRYABLE_SQLSTATES.has(code));
+        if (!retryable || attempt >= RETRIES) throw err;
+        this.logger.debug(`retrying a batch of ${cmds.length} after ${code ?? 'a creation race'}`);
       }
-    } else if (current && next) {
-      await this.repo.update(tx, next);
-    } else if (current) {
-      await this.repo.remove(tx, cmd.thingId);
     }
-    staged.set(cmd.thingId, { thing: next, revision: nextRevision });
-
-    return {
-      change: { status: computed.status, thing: next, value: computed.value },
-      entry: {
-        thingId: cmd.thingId,
-        revision: nextRevision,
-        action: computed.action,
-        path: toPointer(cmd.path),
-        value: computed.journalValue,
-        timestamp: now,
-        origin: cmd.origin,
-        correlationId: cmd.correlationId ?? randomUUID(),
-      },
-    };
   }
 
-  /** For readers that follow the journal (realtime, sync). */
-  readJournalAfter(seq: string, limit?: number): Promise<JournalEntry[]> {
-    return this.journal.readAfter(seq, limit);
+  private async stageAndWrite(tx: Tx, cmds: TwinCommand[], isolate: boolean): Promise<TwinOutcome[]> {
+    const ids = [...new Set(cmds.map((c) => c.thingId))].sort();
+    const current = await this.repo.lockMany(tx, ids);
+    const found = new Set(current.map((t) => t.thingId));
+    const lastRevisions = await this.journal.lastRevisions(
+      tx,
+      ids.filter((id) => !found.has(id)),
+    );
+    const batch = new TwinBatch(current, lastRevisions, ids, {
+      maxSize: this.maxSize,
+      now: () => new Date().toISOString(),
+    });
+    const staged: StagedOutcome[] = [];
+    for (const cmd of cmds) {
+      const outcome = batch.apply(cmd);
+      if (!outcome.ok && !isolate) throw outcome.error;
+      staged.push(outcome);
+    }
+    const writes = batch.writes();
+    const inserted = await this.repo.insertMany(tx, writes.inserts);
+    if (inserted.size < writes.inserts.length) throw new CreationRace();
+    await this.repo.updateMany(tx, writes.updates);
+    await this.repo.removeMany(tx, writes.deletes);
+    const entries = await this.journal.append(
+      tx,
+      staged.flatMap((o) => (o.ok ? [o.change.journal] : [])),
+    );
+    let next = 0;
+    return staged.map((o) => {
+      if (!o.ok) return o;
+      const { journal: _journal, ...change } = o.change;
+      return { ok: true, change: { ...change, entry: entries[next++] } };
+    });
   }
 }

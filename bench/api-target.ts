@@ -1,0 +1,54 @@
+import { createServer } from 'node:http';
+import pg from 'pg';
+import { createApp } from '../src/bootstrap.js';
+import { loadConfig } from '../src/config/config.schema.js';
+import { ConfigService } from '../src/config/config.service.js';
+
+/**
+ * A benchmark target, run as a child process: `app` is the platform as `npm start` runs it;
+ * `raw` is the baseline — bare node:http and pg answering the same rows with one query each.
+ */
+const mode = process.argv[2];
+const url = process.env.DATABASE_URL ?? '';
+const POOL = 10;
+
+async function startApp(): Promise<number> {
+  const config = new ConfigService(
+    loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'error', DATABASE_POOL_SIZE: String(POOL), PORT: '0' }),
+  );
+  const app = await createApp(config);
+  await app.listen(0, '127.0.0.1');
+  process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
+  return (app.getHttpServer().address() as { port: number }).port;
+}
+
+async function startRaw(): Promise<number> {
+  const pool = new pg.Pool({ connectionString: url, max: POOL });
+  const server = createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const reply = (rows: { doc: unknown }[], many: boolean): void => {
+      res.writeHead(rows.length || many ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(many ? { items: rows.map((r) => r.doc) } : (rows[0]?.doc ?? {})));
+    };
+    const fail = (err: Error): void => {
+      res.writeHead(500).end(err.message);
+    };
+    if (u.pathname.startsWith('/api/2/things/')) {
+      const id = decodeURIComponent(u.pathname.slice('/api/2/things/'.length));
+      pool.query('SELECT doc FROM things WHERE thing_id = $1', [id]).then((r) => reply(r.rows, false), fail);
+    } else {
+      const building = /"([^"]*)"/.exec(u.searchParams.get('filter') ?? '')?.[1] ?? '';
+      pool
+        .query('SELECT doc FROM things WHERE doc @> $1 ORDER BY thing_id LIMIT 26', [
+          JSON.stringify({ attributes: { building } }),
+        ])
+        .then((r) => reply(r.rows.slice(0, 25), true), fail);
+    }
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  process.once('SIGTERM', () => server.close(() => void pool.end().then(() => process.exit(0))));
+  return (server.address() as { port: number }).port;
+}
+
+const port = mode === 'app' ? await startApp() : await startRaw();
+process.send?.({ port });
