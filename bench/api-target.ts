@@ -19,7 +19,8 @@ async function startApp(): Promise<number> {
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
-  return (app.getHttpServer().address() as { port: number }).port;
+  const server = app.getHttpServer() as import('node:http').Server;
+  return (server.address() as { port: number }).port;
 }
 
 async function startRaw(): Promise<number> {
@@ -35,11 +36,13 @@ async function startRaw(): Promise<number> {
     };
     if (u.pathname.startsWith('/api/2/things/')) {
       const id = decodeURIComponent(u.pathname.slice('/api/2/things/'.length));
-      pool.query('SELECT doc FROM things WHERE thing_id = $1', [id]).then((r) => reply(r.rows, false), fail);
+      pool
+        .query<{ doc: unknown }>('SELECT doc FROM things WHERE thing_id = $1', [id])
+        .then((r) => reply(r.rows, false), fail);
     } else {
       const building = /"([^"]*)"/.exec(u.searchParams.get('filter') ?? '')?.[1] ?? '';
       pool
-        .query('SELECT doc FROM things WHERE doc @> $1 ORDER BY thing_id LIMIT 26', [
+        .query<{ doc: unknown }>('SELECT doc FROM things WHERE doc @> $1 ORDER BY thing_id LIMIT 26', [
           JSON.stringify({ attributes: { building } }),
         ])
         .then((r) => reply(r.rows.slice(0, 25), true), fail);

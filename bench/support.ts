@@ -17,7 +17,7 @@ export async function benchDatabase(): Promise<{ url: string; close: () => Promi
     chmodSync(dir, 0o755);
     const embedded = await startEmbeddedPostgres({ dataDir: dir, port: 0 });
     serverUrl = embedded.url;
-    stopEmbedded = embedded.stop;
+    stopEmbedded = () => embedded.stop();
   }
   const name = `twin_bench_${randomBytes(4).toString('hex')}`;
   await adminQuery(serverUrl, `CREATE DATABASE ${name}`);

@@ -106,7 +106,7 @@ export class TwinsService {
     let next = 0;
     return staged.map((o) => {
       if (!o.ok) return o;
-      const { journal: _journal, ...change } = o.change;
+      const { journal, ...change } = o.change;
       return { ok: true, change: { ...change, entry: entries[next++] } };
     });
   }
