@@ -1,5 +1,6 @@
 import type { DataSourceOptions } from 'typeorm';
 import { InitialSchema1764140000000 } from '../../migrations/1764140000000-InitialSchema.js';
+import { ThingMetadata1764140100000 } from '../../migrations/1764140100000-ThingMetadata.js';
 
 /**
  * The one options object for the app, the migrate script and the TypeORM CLI.
@@ -13,7 +14,7 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
     synchronize: false,
     migrationsRun: false,
     migrationsTableName: 'typeorm_migrations',
-    migrations: [InitialSchema1764140000000],
+    migrations: [InitialSchema1764140000000, ThingMetadata1764140100000],
     entities: [],
     extra: { max: poolSize, application_name: 'twin-platform' },
     logging: ['error'],

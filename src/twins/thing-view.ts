@@ -1,3 +1,4 @@
+import { metadataView } from './metadata.js';
 import { parseFieldSelector, selectFields } from './model/fields.js';
 import type { StoredThing } from './twin.types.js';
 
@@ -15,7 +16,14 @@ export function thingView(t: StoredThing, selector?: FieldSelector): Record<stri
   for (const k of ORDER) if (t.doc[k] !== undefined) doc[k] = t.doc[k];
   if (!selector) return doc;
   return selectFields(
-    { ...doc, _namespace: t.namespace, _revision: t.revision, _created: t.created, _modified: t.modified },
+    {
+      ...doc,
+      _namespace: t.namespace,
+      _revision: t.revision,
+      _created: t.created,
+      _modified: t.modified,
+      _metadata: metadataView(t.metadata),
+    },
     selector,
   );
 }

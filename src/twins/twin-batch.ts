@@ -5,7 +5,7 @@ import { toPointer } from './model/json-pointer.js';
 import { computeChange } from './twin-change.js';
 import type { StoredThing, TwinChange, TwinCommand } from './twin.types.js';
 
-export type StagedChange = Omit<TwinChange, 'entry'> & { journal: NewJournalEntry };
+export type StagedChange = Omit<TwinChange, 'entry'> & { journal: NewJournalEntry | null };
 export type StagedOutcome = { ok: true; change: StagedChange } | { ok: false; error: DomainError };
 
 /** What the batch has to write: each touched thing's state before and after. */
@@ -53,6 +53,10 @@ export class TwinBatch {
     } catch (err) {
       if (err instanceof DomainError) return { ok: false, error: err };
       throw err;
+    }
+    if (computed.noop) {
+      // Every leaf was older than what is stored: nothing changes, no revision, no event.
+      return { ok: true, change: { status: 204, thing: state.thing, value: computed.value, journal: null } };
     }
     const revision = state.revision + 1;
     this.state.set(cmd.thingId, { thing: computed.next, revision });

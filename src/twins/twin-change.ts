@@ -11,10 +11,14 @@ import {
   validateThingBody,
   validateValueAt,
 } from './model/thing-validation.js';
+import { dropStaleLeaves, nextLeafTimes, type LeafTimes } from './metadata.js';
 import { checkPreconditions, entityTag } from './preconditions.js';
 import type { StoredThing, ThingDoc, TwinCommand } from './twin.types.js';
 
+export type Computed = ComputedChange | { noop: true; value: unknown };
+
 export interface ComputedChange {
+  noop?: undefined;
   /** The thing after the change; null when it was deleted. */
   next: StoredThing | null;
   action: JournalAction;
@@ -33,8 +37,11 @@ export function computeChange(
   current: StoredThing | null,
   cmd: TwinCommand,
   opts: { now: string; maxSize: number; nextRevision: number },
-): ComputedChange {
+): Computed {
   const { namespace } = parseThingId(cmd.thingId);
+  const sourceTime = cmd.type !== 'delete' ? cmd.sourceTime : undefined;
+  const leafTimes = cmd.type !== 'delete' ? cmd.leafTimes : undefined;
+  const timeOf = (pointer: string): string => leafTimes?.[pointer] ?? sourceTime ?? opts.now;
   const path = cmd.path;
   const currentValue = current ? (path.length === 0 ? current.doc : getAt(current.doc, path)) : undefined;
   checkPreconditions(
@@ -51,7 +58,8 @@ export function computeChange(
     if (path.length > 0 || cmd.type === 'delete') throw Errors.thingNotFound(cmd.thingId);
     const body = cmd.type === 'merge' ? mergePatch({}, cmd.value) : cmd.value;
     const doc = toDoc(body ?? {}, cmd.thingId, undefined);
-    const next = stored(cmd.thingId, namespace, doc, opts.nextRevision, opts.now, opts.now);
+    const meta = nextLeafTimes({}, 'replace', [], doc, timeOf);
+    const next = stored(cmd.thingId, namespace, doc, opts.nextRevision, opts.now, opts.now, meta);
     checkSize(doc, opts.maxSize);
     return { next, action: 'created', status: 201, journalValue: doc, value: doc };
   }
@@ -69,8 +77,9 @@ export function computeChange(
       const { root, existed } = deleteAt(current.doc, path);
       if (!existed) throw notFound(kind, cmd.thingId, path);
       const doc = root as ThingDoc;
+      const meta = nextLeafTimes(current.metadata, 'delete', path, undefined, timeOf);
       return {
-        next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now),
+        next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now, meta),
         action: 'deleted',
         status: 204,
         journalValue: undefined,
@@ -88,8 +97,15 @@ export function computeChange(
       }
       checkSize(doc, opts.maxSize);
       const created = path.length > 0 && currentValue === undefined;
+      const meta = nextLeafTimes(
+        current.metadata,
+        'replace',
+        path,
+        path.length === 0 ? doc : cmd.value,
+        timeOf,
+      );
       return {
-        next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now),
+        next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now, meta),
         action: created ? 'created' : 'modified',
         status: created ? 201 : 204,
         journalValue: cmd.value,
@@ -104,15 +120,19 @@ export function computeChange(
       ) {
         throw Errors.jsonInvalid('The merge patch for a Thing must be a JSON object.');
       }
+      const timed = sourceTime !== undefined || leafTimes !== undefined;
+      const patch = timed ? dropStaleLeaves(path, cmd.value, timeOf, current.metadata) : cmd.value;
+      if (patch === undefined) return { noop: true, value: currentValue };
       const merged =
-        path.length === 0 ? mergePatch(current.doc, cmd.value) : mergePatchAt(current.doc, path, cmd.value);
+        path.length === 0 ? mergePatch(current.doc, patch) : mergePatchAt(current.doc, path, patch);
       const doc = toDoc(merged, cmd.thingId, current.doc.policyId);
       checkSize(doc, opts.maxSize);
+      const meta = nextLeafTimes(current.metadata, 'merge', path, patch, timeOf);
       return {
-        next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now),
+        next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now, meta),
         action: 'merged',
         status: 204,
-        journalValue: cmd.value,
+        journalValue: patch,
         value: path.length === 0 ? doc : getAt(doc, path),
       };
     }
@@ -136,8 +156,9 @@ function stored(
   revision: number,
   created: string,
   modified: string,
+  metadata: LeafTimes,
 ): StoredThing {
-  return { thingId, namespace, doc, revision, created, modified };
+  return { thingId, namespace, doc, revision, created, modified, metadata };
 }
 
 function checkSize(doc: ThingDoc, max: number): void {

@@ -1,4 +1,5 @@
 import type { ChangeOrigin, JournalEntry } from '../journal/journal.types.js';
+import type { LeafTimes } from './metadata.js';
 
 /** The Thing JSON as Ditto returns it, without system fields. */
 export interface ThingDoc {
@@ -23,6 +24,8 @@ export interface StoredThing {
   revision: number;
   created: string;
   modified: string;
+  /** Source time of each leaf under attributes and features (see metadata.ts). */
+  metadata: LeafTimes;
 }
 
 /** Conditional-request headers (RFC 7232) as they arrived; checked inside the write transaction. */
@@ -38,6 +41,13 @@ interface CommandBase {
   origin: ChangeOrigin;
   correlationId?: string;
   preconditions?: Preconditions;
+  /**
+   * When the data was measured (device time, ISO 8601). A merge leaves out every leaf whose
+   * stored value is newer, so late readings never overwrite fresher ones. Defaults to now.
+   */
+  sourceTime?: string;
+  /** Per-leaf source times (full pointers), for a merge that combines readings of different times. */
+  leafTimes?: LeafTimes;
 }
 
 /**
@@ -59,5 +69,6 @@ export interface TwinChange {
   thing: StoredThing | null;
   /** The value now at the command's path (undefined after a delete). */
   value: unknown;
-  entry: JournalEntry;
+  /** Null when the command changed nothing (every leaf of a timed merge was stale). */
+  entry: JournalEntry | null;
 }

@@ -10,9 +10,10 @@ interface ThingRow {
   revision: string;
   created_at: Date;
   modified_at: Date;
+  metadata: Record<string, string> | null;
 }
 
-const COLUMNS = 'thing_id, namespace, doc, revision, created_at, modified_at';
+const COLUMNS = 'thing_id, namespace, doc, revision, created_at, modified_at, metadata';
 
 export function toStoredThing(r: Omit<ThingRow, 'doc'> & { doc: unknown }): StoredThing {
   return {
@@ -22,6 +23,7 @@ export function toStoredThing(r: Omit<ThingRow, 'doc'> & { doc: unknown }): Stor
     revision: Number(r.revision),
     created: r.created_at.toISOString(),
     modified: r.modified_at.toISOString(),
+    metadata: r.metadata ?? {},
   };
 }
 
@@ -44,8 +46,8 @@ export class TwinsRepository {
     if (things.length === 0) return new Set();
     const sorted = [...things].sort((a, b) => (a.thingId < b.thingId ? -1 : 1));
     const rows = await tx.query<{ thing_id: string }>(
-      `INSERT INTO things (thing_id, namespace, policy_id, doc, revision, created_at, modified_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])
+      `INSERT INTO things (thing_id, namespace, policy_id, doc, revision, created_at, modified_at, metadata)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::timestamptz[], $7::timestamptz[], $8::jsonb[])
        ON CONFLICT (thing_id) DO NOTHING RETURNING thing_id`,
       columns(sorted),
     );
@@ -56,9 +58,9 @@ export class TwinsRepository {
     if (things.length === 0) return;
     await tx.query(
       `UPDATE things t SET namespace = u.namespace, policy_id = u.policy_id, doc = u.doc, revision = u.revision,
-              created_at = u.created_at, modified_at = u.modified_at
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::timestamptz[], $7::timestamptz[])
-            AS u(thing_id, namespace, policy_id, doc, revision, created_at, modified_at)
+              created_at = u.created_at, modified_at = u.modified_at, metadata = u.metadata
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::timestamptz[], $7::timestamptz[], $8::jsonb[])
+            AS u(thing_id, namespace, policy_id, doc, revision, created_at, modified_at, metadata)
        WHERE t.thing_id = u.thing_id`,
       columns(things),
     );
@@ -101,5 +103,6 @@ function columns(things: StoredThing[]): unknown[] {
     things.map((t) => t.revision),
     things.map((t) => t.created),
     things.map((t) => t.modified),
+    things.map((t) => JSON.stringify(t.metadata)),
   ];
 }

@@ -5,10 +5,18 @@ import { TwinEventBus } from '../journal/event-bus.js';
 import { JournalService } from '../journal/journal.service.js';
 import { TransactionRunner, type Tx } from '../persistence/transaction.js';
 import { TwinBatch, type StagedOutcome } from './twin-batch.js';
+import type { JournalEntry } from '../journal/journal.types.js';
 import type { TwinChange, TwinCommand } from './twin.types.js';
 import { TwinsRepository } from './twins.repository.js';
 
 export type TwinOutcome = { ok: true; change: TwinChange } | { ok: false; error: DomainError };
+
+/** The write path inside a caller's transaction (see TwinsService.transaction). */
+export interface TwinScope {
+  /** For the caller's own repositories, in the same transaction. */
+  tx: Tx;
+  applyEach(cmds: TwinCommand[]): Promise<TwinOutcome[]>;
+}
 
 /** A concurrent transaction created a thing this batch meant to create: run the batch again. */
 class CreationRace extends Error {}
@@ -60,18 +68,42 @@ export class TwinsService {
     return this.run(cmds, true);
   }
 
-  private async run(cmds: TwinCommand[], isolate: boolean): Promise<TwinOutcome[]> {
+  /**
+   * Runs `work` in one transaction with the twin write path available inside it, for callers
+   * that must commit their own rows together with twin changes (the ingest batcher writes
+   * telemetry and twins at once). Call scope.applyEach last: it appends to the journal, which
+   * holds the journal lock until commit. `work` may run more than once (retries), so it must
+   * not have effects outside the transaction. Events are published after commit.
+   */
+  transaction<T>(work: (scope: TwinScope) => Promise<T>): Promise<T> {
+    return this.withRetries((tx, stage) => work({ tx, applyEach: (cmds) => stage(cmds, true) }));
+  }
+
+  private run(cmds: TwinCommand[], isolate: boolean): Promise<TwinOutcome[]> {
+    return this.withRetries((_tx, stage) => stage(cmds, isolate));
+  }
+
+  private async withRetries<T>(
+    work: (tx: Tx, stage: (cmds: TwinCommand[], isolate: boolean) => Promise<TwinOutcome[]>) => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      const committed: JournalEntry[] = [];
       try {
-        const outcomes = await this.tx.run((tx) => this.stageAndWrite(tx, cmds, isolate));
-        this.bus.publish(outcomes.flatMap((o) => (o.ok ? [o.change.entry] : [])));
-        return outcomes;
+        const result = await this.tx.run((tx) =>
+          work(tx, async (cmds, isolate) => {
+            const outcomes = await this.stageAndWrite(tx, cmds, isolate);
+            for (const o of outcomes) if (o.ok && o.change.entry) committed.push(o.change.entry);
+            return outcomes;
+          }),
+        );
+        this.bus.publish(committed);
+        return result;
       } catch (err) {
         const code = (err as { code?: string }).code;
         const retryable =
           err instanceof CreationRace || (code !== undefined && RETRYABLE_SQLSTATES.has(code));
         if (!retryable || attempt >= RETRIES) throw err;
-        this.logger.debug(`retrying a batch of ${cmds.length} after ${code ?? 'a creation race'}`);
+        this.logger.debug(`retrying a twin transaction after ${code ?? 'a creation race'}`);
       }
     }
   }
@@ -101,13 +133,13 @@ export class TwinsService {
     await this.repo.removeMany(tx, writes.deletes);
     const entries = await this.journal.append(
       tx,
-      staged.flatMap((o) => (o.ok ? [o.change.journal] : [])),
+      staged.flatMap((o) => (o.ok && o.change.journal ? [o.change.journal] : [])),
     );
     let next = 0;
     return staged.map((o) => {
       if (!o.ok) return o;
       const { journal, ...change } = o.change;
-      return { ok: true, change: { ...change, entry: entries[next++] } };
+      return { ok: true, change: { ...change, entry: journal ? entries[next++] : null } };
     });
   }
 }

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import type { QueryRunner } from 'typeorm';
-import { InitialSchema1764140000000 } from '../../migrations/1764140000000-InitialSchema.js';
 import { DomainError } from '../../src/common/domain-error.js';
 import {
   buildCountQuery,
@@ -12,7 +10,7 @@ import {
   type SearchQueryInput,
   type SearchRow,
 } from '../../src/twins/search/index.js';
-import { createTestDatabase } from '../support/database.js';
+import { createTestDatabase, migrateTestDatabase } from '../support/database.js';
 
 /** The search SQL against real Postgres: operator semantics, ordering, cursor paging, index use. */
 
@@ -87,9 +85,7 @@ beforeAll(async () => {
   drop = db.drop;
   client = new pg.Client({ connectionString: db.url });
   await client.connect();
-  await new InitialSchema1764140000000().up({
-    query: (sql: string) => client.query(sql),
-  } as unknown as QueryRunner);
+  await migrateTestDatabase(db.url);
   for (const x of FIXTURES) {
     const policy = x.policy ?? x.id;
     const doc = `{"thingId":${JSON.stringify(x.id)},"policyId":${JSON.stringify(policy)},${x.body.slice(1)}`;

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../../src/persistence/data-source.options.js';
 
 /** Creates an empty database for one test file and returns its URL and a drop function. */
 export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
@@ -28,4 +30,15 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
       }
     },
   };
+}
+
+/** Applies the real migrations, exactly as the app does at boot. */
+export async function migrateTestDatabase(url: string): Promise<void> {
+  const ds = new DataSource(dataSourceOptions(url, 2));
+  await ds.initialize();
+  try {
+    await ds.runMigrations({ transaction: 'each' });
+  } finally {
+    await ds.destroy();
+  }
 }

@@ -12,7 +12,7 @@ import {
   type SearchRow,
 } from './search.query.js';
 
-const COLUMNS = 'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at';
+const COLUMNS = 'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata';
 
 function input(filter: string | undefined, option?: string, namespaces?: string[]): SearchQueryInput {
   return {

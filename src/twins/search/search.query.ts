@@ -48,6 +48,7 @@ export interface SearchRow {
   namespace: string;
   created_at: Date;
   modified_at: Date;
+  metadata: Record<string, string> | null;
   [sortValue: `sort_${number}`]: string;
 }
 
@@ -68,7 +69,7 @@ export function buildSearchQuery(input: SearchQueryInput, now?: Date): SqlQuery 
     where.push(seek(keys.map((key, i) => ({ ...key, value: `${params.add(values[i])}::${key.type}` }))));
   }
   const sql = [
-    'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at',
+    'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata',
     ...keys.map((key, i) => `, ${key.text} AS sort_${i}`),
     ' FROM things t',
     where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '',
