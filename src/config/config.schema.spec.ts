@@ -24,3 +24,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '' }).PORT).toBe(8080);
   });
 });
+
+describe('loadConfig for devices and realtime', () => {
+  it('reads true/false flags as words', () => {
+    expect(loadConfig({ AUTO_CREATE_THINGS: 'false' }).AUTO_CREATE_THINGS).toBe(false);
+    expect(loadConfig({}).AUTO_CREATE_THINGS).toBe(true);
+    expect(() => loadConfig({ AUTO_CREATE_THINGS: 'maybe' })).toThrow(/AUTO_CREATE_THINGS:/);
+  });
+
+  it('has the documented ingest defaults and rejects a bad MQTT_URL', () => {
+    const c = loadConfig({});
+    expect([c.MQTT_URL, c.MQTT_PORT, c.INGEST_MAX_PAYLOAD_BYTES]).toEqual([undefined, 1883, 65536]);
+    expect(() => loadConfig({ MQTT_URL: 'http://x' })).toThrow(/MQTT_URL:/);
+  });
+});

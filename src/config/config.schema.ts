@@ -32,6 +32,32 @@ export const configSchema = z.object({
     .int()
     .min(1024)
     .default(100 * 1024),
+
+  // MQTT ingestion (ingest/, telemetry/)
+  MQTT_URL: z
+    .string()
+    .regex(/^(mqtts?|tcp|ssl|wss?):\/\//, 'must be an mqtt:// (or mqtts://, ws://) URL')
+    .optional(),
+  MQTT_PORT: int(0, 65535, 1883),
+  MQTT_CLIENT_ID: z.string().min(1).optional(),
+  MQTT_SHARE_GROUP: z
+    .string()
+    .regex(/^[^/#+]+$/, 'must not contain / # or +')
+    .default('twin-platform'),
+  AUTO_CREATE_THINGS: flag(true),
+  DEVICE_INACTIVITY_TIMEOUT: int(0, 86400 * 7, 300),
+  INGEST_BATCH_MS: int(1, 10_000, 20),
+  INGEST_BATCH_MAX: int(1, 100_000, 1000),
+  INGEST_MAX_PAYLOAD_BYTES: int(16, 16 * 1024 * 1024, 64 * 1024),
+  INGEST_MAX_FUTURE_SKEW_MS: int(0, 86400_000 * 365, 60_000),
+  TELEMETRY_RETENTION_DAYS: int(0, 36_500, 30),
+
+  // Realtime push (realtime/)
+  WS_MAX_CONNECTIONS: int(1, 1_000_000, 10_000),
+  WS_BUFFER_MAX_BYTES: int(1024, 1024 ** 3, 4 * 1024 * 1024),
+  WS_PING_INTERVAL_MS: int(1000, 3_600_000, 30_000),
+  WS_IDLE_TIMEOUT_MS: int(0, 86_400_000, 0),
+  SSE_HEARTBEAT_MS: int(100, 3_600_000, 1000),
 });
 
 export type AppConfig = z.infer<typeof configSchema>;
