@@ -1,6 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import { InitialSchema1764140000000 } from '../../migrations/1764140000000-InitialSchema.js';
 import { ThingMetadata1764140100000 } from '../../migrations/1764140100000-ThingMetadata.js';
+import { Telemetry1764150000000 } from '../../migrations/1764150000000-Telemetry.js';
 
 /**
  * The one options object for the app, the migrate script and the TypeORM CLI.
@@ -14,7 +15,7 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
     synchronize: false,
     migrationsRun: false,
     migrationsTableName: 'typeorm_migrations',
-    migrations: [InitialSchema1764140000000, ThingMetadata1764140100000],
+    migrations: [InitialSchema1764140000000, ThingMetadata1764140100000, Telemetry1764150000000],
     entities: [],
     extra: { max: poolSize, application_name: 'twin-platform' },
     logging: ['error'],
