@@ -4,7 +4,10 @@ import { DittoErrorFilter } from './common/ditto-error.filter.js';
 import { ConfigModule } from './config/config.module.js';
 import type { ConfigService } from './config/config.service.js';
 import { HealthModule } from './health/health.module.js';
+import { IngestModule } from './ingest/ingest.module.js';
 import { PersistenceModule } from './persistence/persistence.module.js';
+import { RealtimeModule } from './realtime/realtime.module.js';
+import { TelemetryModule } from './telemetry/telemetry.module.js';
 import { TwinsModule } from './twins/twins.module.js';
 
 @Module({})
@@ -12,7 +15,15 @@ export class AppModule {
   static withConfig(config: ConfigService): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), PersistenceModule, TwinsModule, HealthModule],
+      imports: [
+        ConfigModule.forRoot(config),
+        PersistenceModule,
+        TelemetryModule,
+        TwinsModule,
+        HealthModule,
+        RealtimeModule,
+        IngestModule,
+      ],
       providers: [{ provide: APP_FILTER, useClass: DittoErrorFilter }],
     };
   }

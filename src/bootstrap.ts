@@ -1,10 +1,12 @@
 import { type INestApplication, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import { rawBodyCollector } from './common/raw-body.js';
 import { ConfigService } from './config/config.service.js';
+import { installRealtimeHttp } from './realtime/realtime.http.js';
 
 const LEVELS: Record<string, LogLevel[]> = {
   silent: [],
@@ -26,6 +28,8 @@ export async function createApp(config: ConfigService): Promise<INestApplication
   app.set('etag', false);
   app.set('x-powered-by', false);
   app.use(rawBodyCollector(limit));
+  app.useWebSocketAdapter(new WsAdapter(app));
+  installRealtimeHttp(app);
   app.enableShutdownHooks();
   const doc = new DocumentBuilder()
     .setTitle('Twin platform')

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TwinEventBus } from './event-bus.js';
+import { JournalFeed } from './journal-feed.js';
 import { JournalRepository } from './journal.repository.js';
 import { JournalService } from './journal.service.js';
 
 @Module({
-  providers: [JournalRepository, JournalService, TwinEventBus],
-  exports: [JournalService, TwinEventBus],
+  providers: [JournalRepository, JournalService, TwinEventBus, JournalFeed],
+  exports: [JournalService, TwinEventBus, JournalFeed],
 })
 export class JournalModule {}

@@ -2,6 +2,7 @@ import type { DataSourceOptions } from 'typeorm';
 import { InitialSchema1764140000000 } from '../../migrations/1764140000000-InitialSchema.js';
 import { ThingMetadata1764140100000 } from '../../migrations/1764140100000-ThingMetadata.js';
 import { Telemetry1764150000000 } from '../../migrations/1764150000000-Telemetry.js';
+import { Ingest1764160000000 } from '../../migrations/1764160000000-Ingest.js';
 
 /**
  * The one options object for the app, the migrate script and the TypeORM CLI.
@@ -15,7 +16,12 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
     synchronize: false,
     migrationsRun: false,
     migrationsTableName: 'typeorm_migrations',
-    migrations: [InitialSchema1764140000000, ThingMetadata1764140100000, Telemetry1764150000000],
+    migrations: [
+      InitialSchema1764140000000,
+      ThingMetadata1764140100000,
+      Telemetry1764150000000,
+      Ingest1764160000000,
+    ],
     entities: [],
     extra: { max: poolSize, application_name: 'twin-platform' },
     logging: ['error'],

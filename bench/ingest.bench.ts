@@ -1,0 +1,197 @@
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
+import { benchDatabase, machine } from './support.js';
+
+/**
+ * `npm run bench:ingest`: DEVICES simulated devices multiplexed over CONNECTIONS MQTT
+ * connections publish MESSAGES readings at QoS 1 into a Mosquitto of the bench's own, as fast
+ * as the consumer takes them (at most WINDOW published but not yet consumed). Consumer one:
+ * the platform (built app in a child process) — a reading counts when its twin shows it,
+ * history included. Consumer two, the baseline: a bare mqtt.js subscriber that only counts.
+ * Prints figures; asserts nothing.
+ */
+const DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 4000);
+const PER_DEVICE = Math.ceil(MESSAGES / DEVICES);
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+
+/** Newest consumed seq per device topic, as the consumer reports it. */
+type Progress = () => Promise<Record<string, number>>;
+
+interface Result {
+  seconds: number;
+  rate: number;
+  p50: number;
+  p99: number;
+}
+
+async function run(url: string, progress: Progress): Promise<Result> {
+  const clients: MqttClient[] = await Promise.all(
+    Array.from({ length: CONNECTIONS }, (_, c) =>
+      mqtt.connectAsync(url, { clientId: `bench-pub-${c}-${process.pid}` }),
+    ),
+  );
+  const topics = Array.from({ length: DEVICES }, (_, d) => `things/bench.ingest:dev-${d}/telemetry`);
+  const sentAt = new Float64Array(DEVICES * PER_DEVICE);
+  const latencies: number[] = [];
+  const seen = new Int32Array(DEVICES).fill(-1);
+  let published = 0;
+  let consumed = 0;
+  const t0 = performance.now();
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const newest = await progress();
+      const now = performance.now();
+      for (let d = 0; d < DEVICES; d++) {
+        const seq = newest[topics[d]] ?? -1;
+        for (let s = seen[d] + 1; s <= seq; s++) latencies.push(now - sentAt[d * PER_DEVICE + s]);
+        if (seq > seen[d]) {
+          consumed += seq - seen[d];
+          seen[d] = seq;
+        }
+      }
+      if (consumed >= DEVICES * PER_DEVICE) break;
+      await new Promise((ok) => setTimeout(ok, 25));
+    }
+  })();
+  // Device d publishes on connection d % CONNECTIONS, its readings in seq order.
+  await Promise.all(
+    clients.map(async (client, c) => {
+      const mine = topics.map((_, d) => d).filter((d) => d % CONNECTIONS === c);
+      for (let seq = 0; seq < PER_DEVICE; seq++) {
+        while (published - consumed > WINDOW) await new Promise((ok) => setTimeout(ok, 2));
+        await Promise.all(
+          mine.map((d) => {
+            sentAt[d * PER_DEVICE + seq] = performance.now();
+            published++;
+            const body = JSON.stringify({
+              ts: 1_700_000_000_000 + seq,
+              seq,
+              features: { meter: { seq, power: (seq * 7) % 5000 } },
+            });
+            return client.publishAsync(topics[d], body, { qos: 1 });
+          }),
+        );
+      }
+    }),
+  );
+  await poller;
+  polling = false;
+  const seconds = (performance.now() - t0) / 1000;
+  await Promise.all(clients.map((c) => c.endAsync()));
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+  return { seconds, rate: (DEVICES * PER_DEVICE) / seconds, p50: q(0.5), p99: q(0.99) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((ok) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => ok(port));
+    });
+  });
+}
+
+async function startMosquitto(): Promise<{ url: string; stop: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-mosquitto-'));
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'm.conf'),
+    `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nuser root\nlog_dest none\n`,
+  );
+  const child = spawn('/usr/sbin/mosquitto', ['-c', join(dir, 'm.conf')], { stdio: 'ignore' });
+  await new Promise((ok) => setTimeout(ok, 500));
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    stop: () => {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function baseline(url: string): Promise<Result> {
+  const child = fork(here('./ingest-raw-subscriber.js'), [url], { stdio: 'inherit' });
+  let latest: Record<string, number> = {};
+  await new Promise<void>((ok) =>
+    child.on('message', (m: { port?: number; newest?: Record<string, number> }) => {
+      if (m.newest) latest = m.newest;
+      else ok();
+    }),
+  );
+  try {
+    return await run(url, () => Promise.resolve(latest));
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
+async function platform(url: string, dbUrl: string): Promise<Result> {
+  const app: ChildProcess = spawn(process.execPath, [here('../src/main.js')], {
+    env: {
+      ...process.env,
+      DATABASE_URL: dbUrl,
+      MQTT_URL: url,
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      DEVICE_INACTIVITY_TIMEOUT: '0',
+    },
+    stdio: 'inherit',
+  });
+  const db = new pg.Client({ connectionString: dbUrl });
+  try {
+    // Ready once a probe reading has gone all the way into the database.
+    await db.connect();
+    const probe = await mqtt.connectAsync(url);
+    for (;;) {
+      await probe.publishAsync('things/bench.ingest:probe/telemetry', '{"features":{"p":{"up":1}}}', {
+        qos: 1,
+      });
+      await new Promise((ok) => setTimeout(ok, 200));
+      const rows = await db
+        .query(`SELECT 1 FROM things WHERE thing_id = 'bench.ingest:probe'`)
+        .catch(() => undefined);
+      if (rows && rows.rowCount) break;
+    }
+    await probe.endAsync();
+    return await run(url, async () => {
+      const { rows } = await db.query<{ id: string; seq: string }>(
+        `SELECT thing_id AS id, doc#>>'{features,meter,properties,seq}' AS seq FROM things WHERE thing_id LIKE 'bench.ingest:dev-%'`,
+      );
+      return Object.fromEntries(rows.map((r) => [`things/${r.id}/telemetry`, Number(r.seq)]));
+    });
+  } finally {
+    app.kill('SIGTERM');
+    await db.end().catch(() => undefined);
+  }
+}
+
+const fmt = (r: Result) =>
+  `${r.rate.toFixed(0).padStart(7)} readings/s  (${r.seconds.toFixed(1)} s)  publish→consumed p50 ${r.p50.toFixed(0)} ms  p99 ${r.p99.toFixed(0)} ms`;
+
+const broker = await startMosquitto();
+const database = await benchDatabase();
+try {
+  console.log(`machine: ${machine()}`);
+  console.log(
+    `${DEVICES} devices over ${CONNECTIONS} connections, ${DEVICES * PER_DEVICE} QoS 1 readings (2 properties each), window ${WINDOW}, Mosquitto ${broker.url}`,
+  );
+  const raw = await baseline(broker.url);
+  console.log(`raw mqtt.js subscriber  ${fmt(raw)}`);
+  const ours = await platform(broker.url, database.url);
+  console.log(`platform (twin+history) ${fmt(ours)}`);
+  console.log(`ratio platform/raw: ${(ours.rate / raw.rate).toFixed(2)} (goal ≥ 0.5)`);
+} finally {
+  broker.stop();
+  await database.close();
+}

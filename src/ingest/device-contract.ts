@@ -1,0 +1,243 @@
+import { isValidKey } from '../twins/model/identifiers.js';
+import { isJsonObject } from '../twins/model/json-pointer.js';
+import { parseThingId } from '../twins/model/thing-id.js';
+import { parseIsoInstant } from '../telemetry/time.js';
+import { parseDittoCommand, type DeviceCommand } from './ditto-command.js';
+
+/**
+ * The device contract, as pure functions from an MQTT message to what it means:
+ *   things/{thingId}/telemetry  {"ts"?: ms | ISO, "seq"?: int ≥ 0, "features": {f: {prop: value | {sub: value}}}}
+ *   things/{thingId}/ditto      a Ditto protocol modify/merge command
+ *   things/{thingId}/status     online | offline (the device's Last Will says offline)
+ *   things/{thingId}/desired    published by the platform; ignored when it comes back to us
+ * Anything else is a dead letter with one of DEAD_LETTER_REASONS.
+ */
+
+export const DEAD_LETTER_REASONS = [
+  'topic_unknown',
+  'thing_id_invalid',
+  'payload_too_large',
+  'json_invalid',
+  'non_finite_number',
+  'schema_invalid',
+  'timestamp_in_future',
+  'thing_unknown',
+  'command_rejected',
+] as const;
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
+
+export interface InboundMessage {
+  topic: string;
+  payload: Buffer;
+  /** Epoch ms when this process got it: the time of readings without `ts`, and of presence. */
+  receivedAt: number;
+  /** Set by the broker on a retained message replayed at subscribe time (not a live one). */
+  retained: boolean;
+}
+
+/** One leaf of a telemetry message: a property (or a sub-path of one) of a feature. */
+export interface LeafReading {
+  featureId: string;
+  /** Property path inside the feature's properties, e.g. ['status', 'level']. */
+  path: string[];
+  value: unknown;
+}
+
+export type DeviceMessage =
+  | { kind: 'telemetry'; thingId: string; time: number; seq: number | null; leaves: LeafReading[] }
+  | { kind: 'status'; thingId: string; online: boolean; time: number }
+  | { kind: 'command'; thingId: string; time: number; command: DeviceCommand }
+  | { kind: 'ignored'; why: string }
+  | { kind: 'rejected'; reason: DeadLetterReason; message: string; thingId: string | null };
+
+export interface ContractLimits {
+  maxPayloadBytes: number;
+  maxFutureSkewMs: number;
+}
+
+const TOPIC = /^things\/([^/]+)\/(telemetry|ditto|status|desired)$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function parseDeviceMessage(msg: InboundMessage, limits: ContractLimits): DeviceMessage {
+  const match = TOPIC.exec(msg.topic);
+  if (!match) {
+    return reject('topic_unknown', `Topic '${msg.topic}' is not part of the device contract.`, null);
+  }
+  const [, thingId, channel] = match;
+  if (channel === 'desired') return { kind: 'ignored', why: 'the platform publishes desired state itself' };
+  if (!isThingId(thingId)) {
+    return reject('thing_id_invalid', `Thing ID '${thingId}' is not valid: <namespace>:<name>.`, null);
+  }
+  if (msg.payload.length > limits.maxPayloadBytes) {
+    return reject(
+      'payload_too_large',
+      `The payload of ${msg.payload.length} bytes exceeds INGEST_MAX_PAYLOAD_BYTES (${limits.maxPayloadBytes}).`,
+      thingId,
+    );
+  }
+  let text: string;
+  try {
+    text = utf8.decode(msg.payload);
+  } catch {
+    return reject('json_invalid', 'The payload is not UTF-8 text.', thingId);
+  }
+  if (channel === 'status') return parseStatus(thingId, text, msg, limits);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    return reject('json_invalid', `The payload is not JSON: ${(err as Error).message}`, thingId);
+  }
+  // JSON.parse turns 1e400 into Infinity; a reading must be a finite number.
+  if (hasNonFinite(body))
+    return reject('non_finite_number', 'The payload holds a non-finite number.', thingId);
+  if (channel === 'telemetry') return parseTelemetry(thingId, body, msg, limits);
+  const command = parseDittoCommand(thingId, body);
+  if ('problem' in command) return reject('schema_invalid', command.problem, thingId);
+  return { kind: 'command', thingId, time: msg.receivedAt, command };
+}
+
+function parseTelemetry(
+  thingId: string,
+  body: unknown,
+  msg: InboundMessage,
+  limits: ContractLimits,
+): DeviceMessage {
+  if (!isJsonObject(body))
+    return reject('schema_invalid', 'The telemetry payload must be a JSON object.', thingId);
+  const unknown = Object.keys(body).filter((k) => k !== 'ts' && k !== 'seq' && k !== 'features');
+  if (unknown.length > 0) {
+    return reject(
+      'schema_invalid',
+      `Unknown field(s) ${unknown.join(', ')}: expected ts, seq, features.`,
+      thingId,
+    );
+  }
+  const time = body.ts === undefined ? msg.receivedAt : parseTime(body.ts);
+  if (time === undefined) {
+    return reject(
+      'schema_invalid',
+      `ts ${JSON.stringify(body.ts)} is neither epoch milliseconds nor an ISO 8601 instant.`,
+      thingId,
+    );
+  }
+  if (time > msg.receivedAt + limits.maxFutureSkewMs) {
+    return reject(
+      'timestamp_in_future',
+      `ts ${new Date(time).toISOString()} is more than INGEST_MAX_FUTURE_SKEW_MS (${limits.maxFutureSkewMs} ms) ahead of the platform's clock.`,
+      thingId,
+    );
+  }
+  const seq = body.seq ?? null;
+  if (seq !== null && !(typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0)) {
+    return reject('schema_invalid', `seq ${JSON.stringify(seq)} is not a non-negative integer.`, thingId);
+  }
+  if (!isJsonObject(body.features)) {
+    return reject('schema_invalid', 'features must be an object of featureId → properties.', thingId);
+  }
+  const leaves: LeafReading[] = [];
+  for (const [featureId, properties] of Object.entries(body.features)) {
+    if (featureId === '*' || !isValidKey(featureId)) {
+      return reject('schema_invalid', `Feature ID '${featureId}' is not valid.`, thingId);
+    }
+    if (!isJsonObject(properties)) {
+      return reject('schema_invalid', `features.${featureId} must be an object of properties.`, thingId);
+    }
+    const problem = collectLeaves(featureId, [], properties, leaves);
+    if (problem) return reject('schema_invalid', problem, thingId);
+  }
+  return { kind: 'telemetry', thingId, time, seq, leaves };
+}
+
+/** Nested objects are property sub-paths; everything else (arrays too) is one reading. */
+function collectLeaves(
+  featureId: string,
+  path: string[],
+  node: Record<string, unknown>,
+  out: LeafReading[],
+): string | undefined {
+  for (const [key, value] of Object.entries(node)) {
+    if (!isValidKey(key)) return `Property key '${key}' is not valid (no slashes or control characters).`;
+    const at = [...path, key];
+    if (isJsonObject(value) && Object.keys(value).length > 0) {
+      const problem = collectLeaves(featureId, at, value, out);
+      if (problem) return problem;
+    } else {
+      out.push({ featureId, path: at, value });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * `online`/`offline`, bare or as a JSON string, or `{"status": …, "ts": …}` for devices that
+ * know their time. A retained message replayed at subscribe time is old news of unknown age,
+ * so it never changes presence.
+ */
+function parseStatus(
+  thingId: string,
+  text: string,
+  msg: InboundMessage,
+  limits: ContractLimits,
+): DeviceMessage {
+  let status: unknown = text.trim();
+  let time: number | undefined = msg.receivedAt;
+  if (typeof status === 'string' && /^[{"]/.test(status)) {
+    try {
+      const body: unknown = JSON.parse(status);
+      status = isJsonObject(body) ? body.status : body;
+      if (isJsonObject(body) && body.ts !== undefined) time = parseTime(body.ts);
+    } catch (err) {
+      return reject('json_invalid', `The status payload is not JSON: ${(err as Error).message}`, thingId);
+    }
+  }
+  if (status !== 'online' && status !== 'offline') {
+    return reject(
+      'schema_invalid',
+      `Status ${JSON.stringify(status)} is neither online nor offline.`,
+      thingId,
+    );
+  }
+  if (time === undefined) return reject('schema_invalid', 'The status ts is not a valid time.', thingId);
+  if (time > msg.receivedAt + limits.maxFutureSkewMs) {
+    return reject('timestamp_in_future', 'The status ts lies in the future.', thingId);
+  }
+  if (msg.retained) return { kind: 'ignored', why: 'a retained status replayed at subscribe time' };
+  return { kind: 'status', thingId, online: status === 'online', time };
+}
+
+/** Epoch milliseconds (an integer) or an ISO 8601 instant, as epoch milliseconds. */
+export function parseTime(ts: unknown): number | undefined {
+  if (typeof ts === 'number') {
+    return Number.isSafeInteger(ts) && Math.abs(ts) <= 8.64e15 && parseIsoInstant(iso(ts)) ? ts : undefined;
+  }
+  if (typeof ts === 'string') return parseIsoInstant(ts)?.ms;
+  return undefined;
+}
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function hasNonFinite(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'number' && !Number.isFinite(v)) return true;
+    if (typeof v === 'object' && v !== null) stack.push(...(Object.values(v) as unknown[]));
+  }
+  return false;
+}
+
+function isThingId(id: string): boolean {
+  try {
+    parseThingId(id);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function reject(reason: DeadLetterReason, message: string, thingId: string | null): DeviceMessage {
+  return { kind: 'rejected', reason, message, thingId };
+}

@@ -1,0 +1,136 @@
+import { Injectable } from '@nestjs/common';
+import type { Tx } from '../persistence/transaction.js';
+import type { DeadLetterReason } from './device-contract.js';
+
+export interface NewDeadLetter {
+  receivedAt: number;
+  topic: string;
+  reason: DeadLetterReason;
+  message: string;
+  payload: Buffer;
+  thingId: string | null;
+}
+
+export interface DeadLetterRow {
+  id: string;
+  receivedAt: Date;
+  topic: string;
+  reason: string;
+  message: string;
+  payload: Buffer;
+  thingId: string | null;
+}
+
+export interface PresenceRow {
+  thingId: string;
+  /** Epoch ms of the latest message of the device (platform time). */
+  lastSeen: number;
+  online: boolean;
+  /** Epoch ms of the message that set `online`. */
+  stateAt: number;
+}
+
+/** The ingest's own tables: dead letters and device presence. */
+@Injectable()
+export class IngestRepository {
+  async insertDeadLetters(tx: Tx, letters: NewDeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await tx.query(
+      `INSERT INTO ingest_dead_letters (received_at, topic, reason, message, payload, thing_id)
+       SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[])`,
+      [
+        letters.map((l) => new Date(l.receivedAt).toISOString()),
+        letters.map((l) => l.topic),
+        letters.map((l) => l.reason),
+        letters.map((l) => l.message),
+        letters.map((l) => l.payload),
+        letters.map((l) => l.thingId),
+      ],
+    );
+  }
+
+  /** Newest first; `beforeId` is the id of the last row of the previous page. */
+  async listDeadLetters(
+    tx: Tx,
+    opts: { limit: number; beforeId?: string; thingId?: string },
+  ): Promise<DeadLetterRow[]> {
+    const rows = await tx.query<{
+      id: string;
+      received_at: Date;
+      topic: string;
+      reason: string;
+      message: string;
+      payload: Buffer;
+      thing_id: string | null;
+    }>(
+      `SELECT id, received_at, topic, reason, message, payload, thing_id FROM ingest_dead_letters
+       WHERE ($1::bigint IS NULL OR id < $1::bigint) AND ($2::text IS NULL OR thing_id = $2::text)
+       ORDER BY id DESC LIMIT $3`,
+      [opts.beforeId ?? null, opts.thingId ?? null, opts.limit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      receivedAt: r.received_at,
+      topic: r.topic,
+      reason: r.reason,
+      message: r.message,
+      payload: r.payload,
+      thingId: r.thing_id,
+    }));
+  }
+
+  /** Locks the presence rows of the things (in id order, as every writer does). */
+  async lockPresence(tx: Tx, thingIds: string[]): Promise<PresenceRow[]> {
+    if (thingIds.length === 0) return [];
+    const rows = await tx.query<{ thing_id: string; last_seen: Date; state: string; state_at: Date }>(
+      `SELECT thing_id, last_seen, state, state_at FROM ingest_presence
+       WHERE thing_id = ANY($1::text[]) ORDER BY thing_id FOR UPDATE`,
+      [thingIds],
+    );
+    return rows.map((r) => ({
+      thingId: r.thing_id,
+      lastSeen: r.last_seen.getTime(),
+      online: r.state === 'online',
+      stateAt: r.state_at.getTime(),
+    }));
+  }
+
+  /**
+   * Rows of things seen for the first time may race with another replica's insert: the
+   * conflict branch then keeps whichever state is newer and the latest last_seen.
+   */
+  async writePresence(tx: Tx, rows: PresenceRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const sorted = [...rows].sort((a, b) => (a.thingId < b.thingId ? -1 : 1));
+    await tx.query(
+      `INSERT INTO ingest_presence AS p (thing_id, last_seen, state, state_at)
+       SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[])
+       ON CONFLICT (thing_id) DO UPDATE SET
+         last_seen = greatest(p.last_seen, excluded.last_seen),
+         state = CASE WHEN excluded.state_at >= p.state_at THEN excluded.state ELSE p.state END,
+         state_at = greatest(p.state_at, excluded.state_at)`,
+      [
+        sorted.map((r) => r.thingId),
+        sorted.map((r) => new Date(r.lastSeen).toISOString()),
+        sorted.map((r) => (r.online ? 'online' : 'offline')),
+        sorted.map((r) => new Date(r.stateAt).toISOString()),
+      ],
+    );
+  }
+
+  /** Marks offline the devices online but silent since `cutoff`; returns them (claimed once). */
+  async claimInactive(tx: Tx, cutoff: number, now: number, limit: number): Promise<string[]> {
+    const rows = await tx.query<{ thing_id: string }>(
+      // As a CTE so the driver returns rows (TypeORM answers a bare UPDATE with [rows, count]).
+      `WITH claimed AS (
+         UPDATE ingest_presence SET state = 'offline', state_at = $2
+         WHERE thing_id IN (
+           SELECT thing_id FROM ingest_presence WHERE state = 'online' AND last_seen < $1
+           ORDER BY thing_id LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING thing_id)
+       SELECT thing_id FROM claimed`,
+      [new Date(cutoff).toISOString(), new Date(now).toISOString(), limit],
+    );
+    return rows.map((r) => r.thing_id);
+  }
+}

@@ -1,0 +1,201 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigService } from '../config/config.service.js';
+import { readingProblem, telemetryPath } from '../telemetry/reading.js';
+import { TelemetryService } from '../telemetry/telemetry.service.js';
+import type { TelemetryReading } from '../telemetry/telemetry.types.js';
+import { parseFieldSelector } from '../twins/model/fields.js';
+import type { TwinCommand } from '../twins/twin.types.js';
+import { TwinsQueryService } from '../twins/twins-query.service.js';
+import { TwinsService } from '../twins/twins.service.js';
+import { leafCount, readingLeaf, twinCommands, type QueuedCommand } from './batch-plan.js';
+import {
+  iso,
+  parseDeviceMessage,
+  type DeadLetterReason,
+  type DeviceMessage,
+  type InboundMessage,
+} from './device-contract.js';
+import { IngestRepository, type NewDeadLetter, type PresenceRow } from './ingest.repository.js';
+import { decidePresence, PresenceMemory, type PresenceEvent } from './presence.js';
+
+export interface BatchOutcome {
+  newReadings: number;
+  duplicates: number;
+  stale: number;
+  twinChanges: number;
+  deadLetters: DeadLetterReason[];
+  presence: PresenceRow[];
+}
+
+type Accepted = Exclude<DeviceMessage, { kind: 'ignored' } | { kind: 'rejected' }>;
+
+const ID_ONLY = parseFieldSelector('thingId');
+
+/**
+ * Commits one batch of MQTT messages in one transaction: dead letters, presence, new readings
+ * into history, then one twin merge per thing (newest value per leaf, with leaf times) and the
+ * devices' Ditto commands, journaled last. Only what this transaction commits is acknowledged.
+ */
+@Injectable()
+export class IngestWriter {
+  readonly memory: PresenceMemory;
+  private readonly limits: { maxPayloadBytes: number; maxFutureSkewMs: number };
+  private readonly autoCreate: boolean;
+
+  constructor(
+    @Inject(TwinsService) private readonly twins: TwinsService,
+    @Inject(TwinsQueryService) private readonly query: TwinsQueryService,
+    @Inject(TelemetryService) private readonly telemetry: TelemetryService,
+    @Inject(IngestRepository) private readonly repo: IngestRepository,
+    @Inject(ConfigService) config: ConfigService,
+  ) {
+    this.limits = {
+      maxPayloadBytes: config.get('INGEST_MAX_PAYLOAD_BYTES'),
+      maxFutureSkewMs: config.get('INGEST_MAX_FUTURE_SKEW_MS'),
+    };
+    this.autoCreate = config.get('AUTO_CREATE_THINGS');
+    const timeoutMs = config.get('DEVICE_INACTIVITY_TIMEOUT') * 1000;
+    this.memory = new PresenceMemory(timeoutMs > 0 ? Math.min(timeoutMs / 4, 30_000) : 30_000);
+  }
+
+  async commit(messages: InboundMessage[]): Promise<BatchOutcome> {
+    const dead: NewDeadLetter[] = [];
+    const letter = (msg: InboundMessage, reason: DeadLetterReason, message: string, thingId: string | null) =>
+      dead.push({
+        receivedAt: msg.receivedAt,
+        topic: msg.topic,
+        reason,
+        message,
+        // An oversized payload is kept only up to the limit: the dead letter must not be the problem.
+        payload: msg.payload.subarray(0, this.limits.maxPayloadBytes),
+        thingId,
+      });
+
+    const accepted: { msg: InboundMessage; parsed: Accepted; readings: TelemetryReading[] }[] = [];
+    for (const msg of messages) {
+      const parsed = parseDeviceMessage(msg, this.limits);
+      if (parsed.kind === 'ignored') continue;
+      if (parsed.kind === 'rejected') {
+        letter(msg, parsed.reason, parsed.message, parsed.thingId);
+        continue;
+      }
+      const readings = parsed.kind === 'telemetry' ? toReadings(parsed) : [];
+      const problem = readings.map(readingProblem).find((p) => p !== undefined);
+      if (problem) letter(msg, 'schema_invalid', `A reading cannot be stored: ${problem}.`, parsed.thingId);
+      else accepted.push({ msg, parsed, readings });
+    }
+
+    const unknown = this.autoCreate
+      ? new Set<string>()
+      : await this.unknownThings(accepted.map((a) => a.parsed.thingId));
+    const kept = accepted.filter((a) => {
+      if (!unknown.has(a.parsed.thingId)) return true;
+      const why = `The Thing '${a.parsed.thingId}' does not exist and AUTO_CREATE_THINGS is false.`;
+      letter(a.msg, 'thing_unknown', why, a.parsed.thingId);
+      return false;
+    });
+
+    const readings = kept.flatMap((a) => a.readings);
+    const commands: (QueuedCommand & { msg: InboundMessage })[] = kept.flatMap((a) =>
+      a.parsed.kind === 'command'
+        ? [{ thingId: a.parsed.thingId, command: a.parsed.command, msg: a.msg }]
+        : [],
+    );
+    const events: PresenceEvent[] = kept.map(({ msg, parsed }) => ({
+      thingId: parsed.thingId,
+      online: parsed.kind === 'status' ? parsed.online : true,
+      time: parsed.time,
+      explicit: parsed.kind === 'status',
+      receivedAt: msg.receivedAt,
+    }));
+
+    // May run more than once (retries): it only touches the transaction and local values.
+    return this.twins.transaction(async (scope) => {
+      const { tx } = scope;
+      const rejected: NewDeadLetter[] = [];
+      await this.repo.insertDeadLetters(tx, dead);
+      const due = events.filter((e) => this.memory.needsWrite(e));
+      const stored = await this.repo.lockPresence(tx, [...new Set(due.map((e) => e.thingId))].sort());
+      const presence = decidePresence(due, new Map(stored.map((r) => [r.thingId, r])));
+      await this.repo.writePresence(tx, presence.rows);
+      const fresh = await this.telemetry.insertNew(tx, readings);
+      const cmds = twinCommands([...fresh.map(readingLeaf), ...presence.leaves], commands, this.autoCreate);
+      const outcomes = await scope.applyEach(cmds);
+      let stale = 0;
+      let twinChanges = 0;
+      outcomes.forEach((o, i) => {
+        const cmd = cmds[i];
+        if (o.ok) {
+          if (o.change.entry) twinChanges++;
+          if (cmd.type === 'merge' && cmd.leafTimes && o.change.entry?.action !== 'created') {
+            stale += leafCount(cmd.value) - (o.change.entry ? leafCount(o.change.entry.value) : 0);
+          }
+          return;
+        }
+        const why = `${o.error.code}: ${o.error.message}`;
+        for (const msg of sourcesOf(cmd, i, cmds.length - commands.length, kept, commands)) {
+          rejected.push({
+            ...deadOf(msg, this.limits.maxPayloadBytes),
+            reason: 'command_rejected',
+            message: why,
+          });
+        }
+      });
+      // After the journal append, which should come last; refusals are rare and must commit with the batch.
+      await this.repo.insertDeadLetters(tx, rejected);
+      return {
+        newReadings: fresh.length,
+        duplicates: readings.length - fresh.length,
+        stale,
+        twinChanges,
+        deadLetters: [...dead, ...rejected].map((d) => d.reason),
+        presence: presence.rows,
+      };
+    });
+  }
+
+  /** AUTO_CREATE_THINGS=false: messages for things that do not exist are dead letters. */
+  private async unknownThings(ids: string[]): Promise<Set<string>> {
+    const wanted = [...new Set(ids)];
+    if (wanted.length === 0) return new Set();
+    const found = await this.query.getMany(wanted, ID_ONLY);
+    const present = new Set(found.map((t) => t.thingId as string));
+    return new Set(wanted.filter((id) => !present.has(id)));
+  }
+}
+
+function toReadings(m: Extract<DeviceMessage, { kind: 'telemetry' }>): TelemetryReading[] {
+  const ts = iso(m.time);
+  return m.leaves.map((l) => ({
+    thingId: m.thingId,
+    featureId: l.featureId,
+    path: telemetryPath(l.path),
+    ts,
+    seq: m.seq,
+    value: l.value,
+  }));
+}
+
+/** The messages behind a refused command: all of the thing's data messages, or the one command. */
+function sourcesOf(
+  cmd: TwinCommand,
+  index: number,
+  merges: number,
+  kept: { msg: InboundMessage; parsed: Accepted }[],
+  commands: { msg: InboundMessage }[],
+): InboundMessage[] {
+  if (index >= merges) return [commands[index - merges].msg];
+  return kept
+    .filter((a) => a.parsed.thingId === cmd.thingId && a.parsed.kind !== 'command')
+    .map((a) => a.msg);
+}
+
+function deadOf(msg: InboundMessage, maxBytes: number): Omit<NewDeadLetter, 'reason' | 'message'> {
+  const thingId = /^things\/([^/]+)\//.exec(msg.topic)?.[1] ?? null;
+  return {
+    receivedAt: msg.receivedAt,
+    topic: msg.topic,
+    payload: msg.payload.subarray(0, maxBytes),
+    thingId,
+  };
+}

@@ -1,0 +1,168 @@
+import { hostname } from 'node:os';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { ConfigService } from '../config/config.service.js';
+import { IngestBatcher } from './ingest.batcher.js';
+import { IngestStats } from './ingest-stats.js';
+import { MqttBroker } from './mqtt-broker.js';
+
+const RECONNECT_FIRST_MS = 500;
+const RECONNECT_MAX_MS = 30_000;
+/** MQTT 5 session expiry "never": a replica that comes back finds what was queued for it. */
+const SESSION_NEVER_EXPIRES = 0xffffffff;
+
+/** Passed to mqtt.js's handleMessage callback so it does not send the PUBACK itself. */
+const ACK_LATER = new Error('acknowledged after the batch commits');
+
+/** mqtt.js has no public call for a manual PUBACK; this is the one private member used. */
+interface PacketWriter {
+  _sendPacket(packet: { cmd: 'puback'; messageId: number; reasonCode: number }): void;
+}
+
+/**
+ * The ingest's MQTT client: a persistent session (clean: false, stable client id) subscribed at
+ * QoS 1 to the device topics, through a shared subscription on an external broker so replicas
+ * split the load. Every message goes to the batcher with a callback that sends its PUBACK,
+ * which the batcher calls only once the message's batch has committed.
+ */
+@Injectable()
+export class MqttConnection implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('MqttConnection');
+  private client: MqttClient | undefined;
+  /** Bumped on every (re)connect: a PUBACK is only sent on the connection the message came on. */
+  private epoch = 0;
+  private failures = 0;
+  private subscribedEpoch = -1;
+  private subscribedOnce!: () => void;
+  /** Resolves once the device topics are subscribed for the first time. */
+  readonly ready = new Promise<void>((ok) => (this.subscribedOnce = ok));
+
+  constructor(
+    @Inject(MqttBroker) private readonly broker: MqttBroker,
+    @Inject(IngestBatcher) private readonly batcher: IngestBatcher,
+    @Inject(IngestStats) private readonly stats: IngestStats,
+    @Inject(ConfigService) private readonly config: ConfigService,
+  ) {}
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Connected and subscribed on the current connection. */
+  get subscribed(): boolean {
+    return this.connected && this.subscribedEpoch === this.epoch;
+  }
+
+  /** The subscriptions: shared on an external broker; Aedes knows no `$share` and has no peers. */
+  get filter(): string {
+    return this.broker.embedded ? 'things/#' : `$share/${this.config.get('MQTT_SHARE_GROUP')}/things/#`;
+  }
+
+  onApplicationBootstrap(): void {
+    const url = this.broker.url;
+    this.stats.brokerUrl = url;
+    const group = this.config.get('MQTT_SHARE_GROUP');
+    const options: IClientOptions = {
+      clientId: this.config.get('MQTT_CLIENT_ID') ?? `${group}-${hostname()}`,
+      clean: false,
+      reconnectPeriod: RECONNECT_FIRST_MS,
+      connectTimeout: 10_000,
+      resubscribe: false,
+      // Aedes speaks MQTT 3.1.1 only. With MQTT 5 the broker honours our receive maximum, so a
+      // whole batch can be in flight unacknowledged (MQTT 3.1.1 brokers allow ~20).
+      ...(this.broker.embedded
+        ? { protocolVersion: 4 }
+        : {
+            protocolVersion: 5,
+            properties: {
+              sessionExpiryInterval: SESSION_NEVER_EXPIRES,
+              receiveMaximum: Math.min(65_535, 2 * this.config.get('INGEST_BATCH_MAX')),
+            },
+          }),
+    };
+    const client = mqtt.connect(url, options);
+    this.client = client;
+    client.handleMessage = (packet, callback) => {
+      this.take(packet);
+      callback(ACK_LATER);
+    };
+    client.on('connect', (connack) => {
+      this.epoch++;
+      this.failures = 0;
+      client.options.reconnectPeriod = RECONNECT_FIRST_MS;
+      this.stats.brokerConnected = true;
+      this.logger.log(
+        `connected to ${url} as ${options.clientId} (session present: ${connack.sessionPresent})`,
+      );
+      this.subscribe(client).catch((err: unknown) =>
+        this.logger.error(`subscribing to ${this.filter} failed: ${(err as Error).message}`),
+      );
+    });
+    client.on('close', () => {
+      if (this.stats.brokerConnected) this.logger.warn(`lost the connection to ${url}; reconnecting`);
+      this.stats.brokerConnected = false;
+      // Capped exponential backoff on top of mqtt.js's fixed reconnect period.
+      this.failures++;
+      client.options.reconnectPeriod = Math.min(
+        RECONNECT_MAX_MS,
+        RECONNECT_FIRST_MS * 2 ** (this.failures - 1),
+      );
+    });
+    client.on('error', (err) => {
+      if (this.failures <= 1 || this.failures % 10 === 0) {
+        this.logger.warn(`MQTT ${url}: ${err.message} (attempt ${this.failures})`);
+      }
+    });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.batcher.stop();
+    const client = this.client;
+    if (!client) return;
+    // A graceful end flushes pending desired-state publishes; a dead broker must not hold up shutdown.
+    const timeout = new Promise<void>((ok) => setTimeout(ok, 2000).unref());
+    await Promise.race([client.endAsync(false), timeout]);
+    if (!client.disconnected) await client.endAsync(true);
+  }
+
+  /** QoS 1 publish; while disconnected mqtt.js queues it and sends it after reconnecting. */
+  async publish(topic: string, payload: string, retain: boolean): Promise<void> {
+    if (!this.client) throw new Error('the MQTT client has not started');
+    await this.client.publishAsync(topic, payload, { qos: 1, retain });
+  }
+
+  private async subscribe(client: MqttClient): Promise<void> {
+    const epoch = this.epoch;
+    const granted = await client.subscribeAsync(this.filter, { qos: 1 });
+    const refused = granted.filter((g) => g.qos !== 0 && g.qos !== 1 && g.qos !== 2);
+    if (refused.length > 0) throw new Error(`the broker refused ${this.filter} (code ${refused[0].qos})`);
+    this.logger.log(`subscribed to ${this.filter} at QoS 1`);
+    this.subscribedEpoch = epoch;
+    this.subscribedOnce();
+  }
+
+  private take(packet: IPublishPacket): void {
+    const epoch = this.epoch;
+    const { qos, messageId } = packet;
+    this.batcher.submit(
+      {
+        topic: packet.topic,
+        payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+        receivedAt: Date.now(),
+        retained: packet.retain,
+      },
+      () => {
+        if (qos === 0 || messageId === undefined) return;
+        // On a newer connection the broker redelivers the message itself; the history dedups it.
+        if (epoch !== this.epoch || !this.client?.connected) return;
+        (this.client as unknown as PacketWriter)._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 });
+      },
+    );
+  }
+}

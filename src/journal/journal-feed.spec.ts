@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+import { startInstance, until, type Instance } from '../../test/e2e/realtime.support.js';
+import { createTestDatabase } from '../../test/support/database.js';
+import type { TwinCommand } from '../twins/twin.types.js';
+import { TwinsService } from '../twins/twins.service.js';
+import { FEED_APPLICATION_NAME, JournalFeed, seqAfter } from './journal-feed.js';
+import type { JournalEntry } from './journal.types.js';
+
+/** The journal feed against real PostgreSQL: two instances on one database, as two replicas. */
+let database: { url: string; drop: () => Promise<void> };
+let a: Instance;
+let b: Instance;
+let admin: pg.Client;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  a = await startInstance(database.url);
+  b = await startInstance(database.url);
+  admin = new pg.Client({ connectionString: database.url });
+  await admin.connect();
+});
+afterAll(async () => {
+  await admin.end();
+  await a.close();
+  await b.close();
+  await database.drop();
+});
+
+function modify(thingId: string, n: number): TwinCommand {
+  return { type: 'modify', thingId, path: ['attributes', 'n'], value: n, origin: 'system' };
+}
+
+async function write(instance: Instance, ns: string, batches: number, perBatch: number): Promise<void> {
+  const twins = instance.app.get(TwinsService);
+  await twins.applyMany(
+    Array.from({ length: perBatch }, (_, i) => ({ ...modify(`${ns}:t${i}`, 0), path: [], value: {} })),
+  );
+  for (let n = 1; n <= batches; n++) {
+    await twins.applyMany(Array.from({ length: perBatch }, (_, i) => modify(`${ns}:t${i}`, n)));
+  }
+}
+
+function expectGapFreeFrom(entries: JournalEntry[], all: JournalEntry[]): void {
+  const seqs = entries.map((e) => e.seq);
+  expect(new Set(seqs).size).toBe(seqs.length);
+  for (let i = 1; i < seqs.length; i++) expect(seqAfter(seqs[i], seqs[i - 1])).toBe(true);
+  expect(seqs).toEqual(all.map((e) => e.seq));
+}
+
+describe('JournalFeed', () => {
+  it('seqAfter compares decimal seqs numerically', () => {
+    expect(seqAfter('10', '9')).toBe(true);
+    expect(seqAfter('9', '10')).toBe(false);
+    expect(seqAfter('10', '10')).toBe(false);
+  });
+
+  it('delivers changes committed by either replica, in seq order, from the head on', async () => {
+    const feed = a.app.get(JournalFeed);
+    const got: JournalEntry[] = [];
+    const sub = feed.subscribe(
+      (entries) => void got.push(...entries.filter((e) => e.thingId.startsWith('feed.live:'))),
+    );
+    await write(a, 'feed.live', 5, 10);
+    await write(b, 'feed.live', 5, 10);
+    await until('120 entries', () => got.length >= 120);
+    const journal = (
+      await admin.query<{ seq: string }>(
+        `SELECT seq FROM journal WHERE thing_id LIKE 'feed.live:%' ORDER BY seq`,
+      )
+    ).rows;
+    expectGapFreeFrom(got, journal as JournalEntry[]);
+    sub.close();
+  });
+
+  it('replays from a seq and switches to live with no gap and no duplicate, while writes go on', async () => {
+    const feed = a.app.get(JournalFeed);
+    const start = feed.head;
+    await write(b, 'feed.replay', 20, 10);
+    const got: JournalEntry[] = [];
+    let pages = 0;
+    // A slow consumer: the replay waits for it, so the switch-over happens while B still writes.
+    const sub = feed.subscribe(
+      async (entries) => {
+        got.push(...entries.filter((e) => e.thingId.startsWith('feed.replay:')));
+        if (!sub.live) pages++;
+        await new Promise((ok) => setTimeout(ok, 5));
+      },
+      { from: start },
+    );
+    await Promise.all([write(b, 'feed.replay', 30, 10), write(a, 'feed.replay', 30, 10)]);
+    await until('every entry', () => got.length >= 210 + 310 + 310);
+    expect(sub.live).toBe(true);
+    expect(pages).toBeGreaterThan(0);
+    const journal = (
+      await admin.query<{ seq: string }>(
+        `SELECT seq FROM journal WHERE thing_id LIKE 'feed.replay:%' ORDER BY seq`,
+      )
+    ).rows;
+    expectGapFreeFrom(got, journal as JournalEntry[]);
+    sub.close();
+  });
+
+  it('reconnects its LISTEN connection and catches up with what it missed', async () => {
+    const feed = a.app.get(JournalFeed);
+    const listener = async () =>
+      (
+        await admin.query<{ pid: number }>(
+          'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+          [FEED_APPLICATION_NAME],
+        )
+      ).rows.map((r) => r.pid);
+    const before = await listener();
+    expect(before).toHaveLength(2); // one per instance
+    const got: JournalEntry[] = [];
+    const sub = feed.subscribe(
+      (entries) => void got.push(...entries.filter((e) => e.thingId.startsWith('feed.lost:'))),
+    );
+    // Kill A's listening connection (B's bus never reaches A: only NOTIFY and the journal can).
+    await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+      [FEED_APPLICATION_NAME],
+    );
+    await write(b, 'feed.lost', 1, 5);
+    await until('both feeds to listen again', async () => feed.listening && (await listener()).length === 2);
+    expect((await listener()).some((pid) => before.includes(pid))).toBe(false);
+    await until('the change made while A was deaf', () => got.length >= 10);
+    await write(b, 'feed.lost', 1, 5);
+    await until('a change after the reconnect', () => got.length >= 20);
+    expect(got.map((e) => e.revision)).toEqual([
+      ...Array(5).fill(1),
+      ...Array(5).fill(2),
+      ...Array(5).fill(3),
+      ...Array(5).fill(4),
+    ]);
+    sub.close();
+  });
+});

@@ -1,0 +1,282 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import pg from 'pg';
+import { DatabaseLocation } from '../persistence/database-location.js';
+import { TwinEventBus } from './event-bus.js';
+import { JOURNAL_CHANNEL } from './journal.repository.js';
+import { JournalService } from './journal.service.js';
+import type { JournalEntry } from './journal.types.js';
+
+/**
+ * Receives entries in seq order, each exactly once. While the subscription replays history the
+ * feed waits for a returned promise before it reads on, so a slow consumer paces its own replay;
+ * once live, the return value is not awaited (a slow consumer must not hold up the others).
+ */
+export type FeedListener = (entries: readonly JournalEntry[]) => void | Promise<void>;
+
+export interface FeedOptions {
+  /** Replay every entry with a seq greater than this one first, then switch to live. */
+  from?: string;
+  /** The replay could not read the journal; the subscription is closed. */
+  onError?: (err: unknown) => void;
+}
+
+export interface FeedSubscription {
+  /** False while the subscription still replays history. */
+  readonly live: boolean;
+  close(): void;
+}
+
+const PAGE = 1000;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+/** Shows in pg_stat_activity, so operators (and tests) can find the listening connection. */
+export const FEED_APPLICATION_NAME = 'twin-journal-feed';
+
+/** Seqs are decimal strings without leading zeros: compare by length, then lexically. */
+export function seqAfter(a: string, b: string): boolean {
+  return a.length !== b.length ? a.length > b.length : a > b;
+}
+
+class Subscriber implements FeedSubscription {
+  live = false;
+  closed = false;
+
+  constructor(
+    readonly listener: FeedListener,
+    /** The last seq handed to (or skipped for) this subscriber. */
+    public cursor: string,
+    private readonly detach: (s: Subscriber) => void,
+  ) {}
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.detach(this);
+  }
+}
+
+/**
+ * One ordered, gap-free feed of committed journal entries per process. It reads the journal itself
+ * (`readAfter` its last seq) whenever something may have been committed: on the NOTIFY every append
+ * sends at commit (so changes made by other replicas arrive too) and, sooner, on the in-process
+ * event bus. Because seqs become visible in commit order, reading from the last seq can never skip
+ * a row; the notification payload is only a hint. Subscribers may ask for a replay from any seq and
+ * are switched to live delivery with no gap and no duplicate.
+ */
+@Injectable()
+export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(JournalFeed.name);
+  private readonly subscribers = new Set<Subscriber>();
+  private lastSeq = '0';
+  private started = false;
+  private stopped = false;
+  private pumping = false;
+  private again = false;
+  private listener?: pg.Client;
+  private retryMs = RETRY_MIN_MS;
+  private retryTimer?: NodeJS.Timeout;
+  private pumpRetry?: NodeJS.Timeout;
+  private unsubscribeBus?: () => void;
+  private readonly ready: Promise<void>;
+  private markReady!: () => void;
+
+  constructor(
+    @Inject(JournalService) private readonly journal: JournalService,
+    @Inject(TwinEventBus) private readonly bus: TwinEventBus,
+    @Inject(DatabaseLocation) private readonly location: DatabaseLocation,
+  ) {
+    this.ready = new Promise((ok) => (this.markReady = ok));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    // Listen before reading the head: a commit between the two is then announced, not lost.
+    await this.connect();
+    this.unsubscribeBus = this.bus.subscribe(() => this.trigger());
+    this.lastSeq = await this.journal.headSeq();
+    this.started = true;
+    this.markReady();
+    this.trigger();
+  }
+
+  // Module destroy runs before TypeORM closes its pool and before the embedded server stops.
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribeBus?.();
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.pumpRetry);
+    for (const s of [...this.subscribers]) s.close();
+    const client = this.listener;
+    this.listener = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  /** The highest seq dispatched so far. */
+  get head(): string {
+    return this.lastSeq;
+  }
+
+  /** True while the LISTEN connection is up. */
+  get listening(): boolean {
+    return this.listener !== undefined;
+  }
+
+  subscribe(listener: FeedListener, options: FeedOptions = {}): FeedSubscription {
+    const sub = new Subscriber(listener, options.from ?? this.lastSeq, (s) => this.subscribers.delete(s));
+    this.subscribers.add(sub);
+    if (options.from === undefined && this.started) {
+      sub.live = true;
+    } else {
+      this.replay(sub, options.from === undefined).catch((err: unknown) => {
+        sub.close();
+        if (options.onError) options.onError(err);
+        else this.logger.error(`journal replay failed: ${describe(err)}`);
+      });
+    }
+    return sub;
+  }
+
+  /** Reads the journal after the subscriber's cursor until it has caught up with the live feed. */
+  private async replay(sub: Subscriber, fromHead: boolean): Promise<void> {
+    await this.ready;
+    if (fromHead) sub.cursor = this.lastSeq;
+    for (;;) {
+      if (sub.closed) return;
+      // Checked and switched without an await in between, so no live dispatch can slip past.
+      if (!seqAfter(this.lastSeq, sub.cursor)) {
+        sub.live = true;
+        return;
+      }
+      const page = await this.journal.readAfter(sub.cursor, PAGE);
+      if (sub.closed) return;
+      if (page.length === 0) {
+        // Only possible if rows vanished; live delivery still filters by the cursor.
+        sub.live = true;
+        return;
+      }
+      sub.cursor = page[page.length - 1].seq;
+      await sub.listener(page);
+    }
+  }
+
+  private trigger(): void {
+    if (!this.started || this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    this.pump()
+      .catch((err: unknown) => {
+        if (this.stopped) return;
+        this.logger.warn(`reading the journal failed, retrying: ${describe(err)}`);
+        clearTimeout(this.pumpRetry);
+        this.pumpRetry = setTimeout(() => this.trigger(), RETRY_MAX_MS).unref();
+      })
+      .finally(() => {
+        this.pumping = false;
+        if (this.again) {
+          this.again = false;
+          this.trigger();
+        }
+      });
+  }
+
+  private async pump(): Promise<void> {
+    do {
+      this.again = false;
+      for (;;) {
+        const page = await this.journal.readAfter(this.lastSeq, PAGE);
+        if (this.stopped || page.length === 0) return;
+        this.lastSeq = page[page.length - 1].seq;
+        this.dispatch(page);
+        if (page.length < PAGE) break;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private dispatch(entries: readonly JournalEntry[]): void {
+    for (const sub of this.subscribers) {
+      if (!sub.live || sub.closed) continue;
+      const fresh = seqAfter(entries[0].seq, sub.cursor)
+        ? entries
+        : entries.filter((e) => seqAfter(e.seq, sub.cursor));
+      if (fresh.length === 0) continue;
+      sub.cursor = fresh[fresh.length - 1].seq;
+      try {
+        const pending = sub.listener(fresh);
+        if (pending) pending.catch((err: unknown) => this.listenerFailed(err));
+      } catch (err) {
+        this.listenerFailed(err);
+      }
+    }
+  }
+
+  private listenerFailed(err: unknown): void {
+    this.logger.error(`journal feed subscriber failed: ${describe(err)}`);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({
+      connectionString: this.location.url,
+      application_name: FEED_APPLICATION_NAME,
+    });
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client));
+    client.on('notification', (msg) => {
+      if (msg.channel !== JOURNAL_CHANNEL) return;
+      // The payload is the commit's highest seq: nothing to read if we are already past it.
+      if (msg.payload && !seqAfter(msg.payload, this.lastSeq)) return;
+      this.trigger();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${JOURNAL_CHANNEL}`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    if (this.stopped) {
+      await client.end();
+      return;
+    }
+    this.listener = client;
+  }
+
+  private lost(client: pg.Client, err?: Error): void {
+    if (this.stopped || this.listener !== client) return;
+    this.listener = undefined;
+    this.logger.warn(`journal LISTEN connection lost${err ? `: ${err.message}` : ''}; reconnecting`);
+    client.end().catch(() => undefined);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.connect().then(
+        () => {
+          this.retryMs = RETRY_MIN_MS;
+          // Whatever other replicas committed while we were deaf is in the journal: read it now.
+          this.trigger();
+        },
+        (err: unknown) => {
+          if (this.stopped) return;
+          this.logger.warn(`journal LISTEN reconnect failed: ${describe(err)}`);
+          this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+          this.scheduleReconnect();
+        },
+      );
+    }, this.retryMs);
+    this.retryTimer.unref();
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}

@@ -1,0 +1,164 @@
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+import { DomainError } from '../common/domain-error.js';
+import { ConfigService } from '../config/config.service.js';
+import { JournalFeed } from '../journal/journal-feed.js';
+import { thingAddress } from '../twins/http/request-context.js';
+import { selectFields } from '../twins/model/fields.js';
+import { getAt, toPointer, type JsonObject } from '../twins/model/json-pointer.js';
+import { parseFields, type FieldSelector } from '../twins/thing-view.js';
+import { EventStream, type StreamSink } from './event-stream.js';
+import { parseEventId, parseStreamSpec } from './stream-spec.js';
+import { ThingStates } from './thing-states.js';
+import type { TwinEvent } from './twin-event.js';
+
+const THINGS = '/api/2/things';
+const REGULAR_FIELDS = ['thingId', 'policyId', 'definition', 'attributes', 'features'];
+
+/**
+ * Ditto's server-sent events: `GET /api/2/things[/{thingId}[/{path}]]` with
+ * `Accept: text/event-stream`. Each event's data is the changed part as Thing JSON (or, below a
+ * thing, the value at the path), its `id:` the journal seq; a reconnecting EventSource sends it back
+ * as `Last-Event-ID` and resumes with no gap. Served by an Express middleware that runs before
+ * Nest's routes and handles only event-stream requests, so the JSON routes of the same paths stay
+ * with the things controller.
+ */
+@Injectable()
+export class SseStreams implements OnModuleDestroy {
+  private readonly open = new Set<{ res: Response; stop: () => void }>();
+
+  constructor(
+    @Inject(ConfigService) private readonly config: ConfigService,
+    @Inject(JournalFeed) private readonly feed: JournalFeed,
+    @Inject(ThingStates) private readonly states: ThingStates,
+  ) {}
+
+  middleware(): (req: Request, res: Response, next: NextFunction) => void {
+    return (req, res, next) => {
+      const path = req.path;
+      if (req.method !== 'GET' || !acceptsEventStream(req.headers.accept)) return next();
+      if (path !== THINGS && path !== `${THINGS}/` && !path.startsWith(`${THINGS}/`)) return next();
+      // Message streams (inbox/outbox) do not exist on this platform: leave them to the 404.
+      if (/\/(inbox|outbox)(\/|$)/.test(path)) return next();
+      try {
+        this.stream(req, res);
+      } catch (err) {
+        if (!(err instanceof DomainError)) return next(err);
+        res.status(err.status).type('application/json').send(JSON.stringify(err.toJSON()));
+      }
+    };
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  onModuleDestroy(): void {
+    // An open event stream would keep the HTTP server from closing.
+    for (const s of [...this.open]) {
+      s.stop();
+      s.res.end();
+    }
+  }
+
+  private stream(req: Request, res: Response): void {
+    const query = new URL(req.originalUrl, 'http://x').searchParams;
+    const get = (k: string) => query.get(k) ?? undefined;
+    const single = req.path.length > THINGS.length + 1 ? thingAddress(req.path) : undefined;
+    const pointer = single?.path ?? [];
+    const spec = parseStreamSpec({
+      namespaces: get('namespaces'),
+      filter: get('filter'),
+      extraFields: get('extraFields'),
+      ids: single ? single.thingId : get('ids'),
+    });
+    // Below a thing Ditto selects exactly that path.
+    const fields = pointer.length > 0 ? parseFields(toPointer(pointer)) : parseFields(get('fields'));
+    const from = parseEventId(firstHeader(req.headers['last-event-id']), 'Last-Event-ID');
+
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.flushHeaders();
+
+    const heartbeatMs = this.config.get('SSE_HEARTBEAT_MS');
+    let lastWrite = Date.now();
+    const sink: StreamSink = {
+      get buffered() {
+        return res.writableLength;
+      },
+      send: (data) => {
+        lastWrite = Date.now();
+        res.write(data);
+      },
+      cork: () => res.cork(),
+      uncork: () => res.uncork(),
+      drained: () =>
+        res.writableLength === 0 || res.destroyed
+          ? Promise.resolve()
+          : new Promise((ok) => {
+              res.once('drain', ok);
+              res.once('close', ok);
+            }),
+      // No close code in SSE: drop the connection; EventSource reconnects with Last-Event-ID.
+      overflow: () => res.destroy(),
+    };
+    const stream = new EventStream(
+      { feed: this.feed, states: this.states, limit: this.config.get('WS_BUFFER_MAX_BYTES') },
+      spec,
+      sink,
+      (ev, _extra, thing) => renderSse(ev, thing(), fields, pointer),
+      { from, onError: () => res.destroy() },
+    );
+    const heartbeat = setInterval(() => {
+      // Ditto's keep-alive: an empty line whenever nothing was sent for a while.
+      if (Date.now() - lastWrite >= heartbeatMs && !res.destroyed) sink.send('\n', false);
+    }, heartbeatMs);
+    heartbeat.unref();
+    const entry = {
+      res,
+      stop: () => {
+        clearInterval(heartbeat);
+        stream.close();
+      },
+    };
+    this.open.add(entry);
+    res.once('close', () => {
+      entry.stop();
+      this.open.delete(entry);
+    });
+    stream.start();
+  }
+}
+
+/** Ditto's SSE payload: the thing from the event (with extra fields), selected, non-empty. */
+function renderSse(
+  ev: TwinEvent,
+  thing: JsonObject,
+  fields: FieldSelector | undefined,
+  pointer: string[],
+): string | undefined {
+  const json = fields ? selectFields(thing, fields) : regular(thing);
+  if (Object.keys(json).length === 0) return undefined;
+  const value = pointer.length > 0 ? getAt(json, pointer) : json;
+  if (value === undefined) return undefined;
+  return `data:${JSON.stringify(value)}\nid:${ev.entry.seq}\n\n`;
+}
+
+function regular(thing: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const k of REGULAR_FIELDS) if (thing[k] !== undefined) out[k] = thing[k];
+  return out;
+}
+
+function acceptsEventStream(accept: string | undefined): boolean {
+  if (!accept) return false;
+  return accept.split(',').some((range) => range.split(';')[0].trim().toLowerCase() === 'text/event-stream');
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

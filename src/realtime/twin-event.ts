@@ -1,0 +1,140 @@
+import type { JournalEntry } from '../journal/journal.types.js';
+import { isJsonObject, parsePointer, putKey, setAt, type JsonObject } from '../twins/model/json-pointer.js';
+import { eventPlaceholders } from './event-filter.js';
+
+/**
+ * A journal entry seen as a Ditto twin event. Everything here is derived once per entry and shared
+ * by every session that receives it: above all the serialised envelope, so fan-out to N sessions
+ * costs one JSON.stringify, not N.
+ */
+export interface TwinEvent {
+  entry: JournalEntry;
+  namespace: string;
+  name: string;
+  /** `<ns>/<name>/things/twin/events/<action>` */
+  topic: string;
+  segments: string[];
+  /** What the event carries as `value`; undefined for deletions. */
+  value: unknown;
+  /** The Ditto Protocol envelope, serialised, and encoded once for every socket. */
+  wire: string;
+  wireBuffer: Buffer;
+  wireBytes: number;
+  placeholder: (name: string) => string | undefined;
+}
+
+const events = new WeakMap<JournalEntry, TwinEvent>();
+const things = new WeakMap<TwinEvent, JsonObject>();
+const THING_KEYS = ['thingId', 'policyId', 'definition', 'attributes', 'features'] as const;
+
+export function twinEvent(entry: JournalEntry): TwinEvent {
+  let ev = events.get(entry);
+  if (!ev) {
+    ev = build(entry);
+    events.set(entry, ev);
+  }
+  return ev;
+}
+
+function build(entry: JournalEntry): TwinEvent {
+  const colon = entry.thingId.indexOf(':');
+  const namespace = entry.thingId.slice(0, colon);
+  const name = entry.thingId.slice(colon + 1);
+  const topic = `${namespace}/${name}/things/twin/events/${entry.action}`;
+  const segments = parsePointer(entry.path);
+  const value = eventValue(entry, segments);
+  const envelope: Record<string, unknown> = {
+    topic,
+    headers: {
+      'correlation-id': entry.correlationId ?? `journal-${entry.seq}`,
+      'event-id': entry.seq,
+      'content-type': entry.action === 'merged' ? 'application/merge-patch+json' : 'application/json',
+      'response-required': false,
+      'requested-acks': [],
+    },
+    path: entry.path,
+  };
+  if (value !== undefined) envelope.value = value;
+  envelope.revision = entry.revision;
+  envelope.timestamp = entry.timestamp;
+  const wire = JSON.stringify(envelope);
+  const wireBuffer = Buffer.from(wire);
+  return {
+    entry,
+    namespace,
+    name,
+    topic,
+    segments,
+    value,
+    wire,
+    wireBuffer,
+    wireBytes: wireBuffer.length,
+    placeholder: eventPlaceholders({ namespace, name, action: entry.action, full: topic }, entry.path),
+  };
+}
+
+/**
+ * A created or modified whole thing is sent as Ditto sends it: the Thing JSON in Ditto's key order
+ * with its thingId. Everything else is the journal value as recorded.
+ */
+function eventValue(entry: JournalEntry, segments: string[]): unknown {
+  if (entry.action === 'deleted') return undefined;
+  if (segments.length > 0 || entry.action === 'merged' || !isJsonObject(entry.value)) return entry.value;
+  const thing: JsonObject = { thingId: entry.thingId };
+  for (const key of THING_KEYS) {
+    if (key !== 'thingId' && entry.value[key] !== undefined) thing[key] = entry.value[key];
+  }
+  return thing;
+}
+
+/**
+ * The thing as far as the event describes it, as Ditto builds it to apply filters and to render
+ * SSE: thingId, revision and modification time, and the changed part at its path (a merge patch
+ * without its nulls, nothing for a deletion).
+ */
+export function eventThing(ev: TwinEvent): JsonObject {
+  let thing = things.get(ev);
+  if (!thing) {
+    thing = { thingId: ev.entry.thingId };
+    if (ev.value !== undefined) {
+      const value = ev.entry.action === 'merged' ? withoutNulls(ev.value) : ev.value;
+      if (ev.segments.length === 0) {
+        if (isJsonObject(value)) for (const [k, v] of Object.entries(value)) putKey(thing, k, v);
+        thing.thingId = ev.entry.thingId;
+      } else {
+        thing = setAt(thing, ev.segments, value) as JsonObject;
+      }
+    }
+    thing._namespace = ev.namespace;
+    thing._revision = ev.entry.revision;
+    thing._modified = ev.entry.timestamp;
+    things.set(ev, thing);
+  }
+  return thing;
+}
+
+function withoutNulls(value: unknown): unknown {
+  if (value === null) return {};
+  if (!isJsonObject(value)) return value;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v !== null) putKey(out, k, isJsonObject(v) ? withoutNulls(v) : v);
+  }
+  return out;
+}
+
+/** Deep merge where `base` wins: the event's own data takes priority over the enriched fields. */
+export function mergeUnder(base: JsonObject, extra: JsonObject): JsonObject {
+  const out: JsonObject = { ...base };
+  for (const [k, v] of Object.entries(extra)) {
+    const mine = Object.prototype.hasOwnProperty.call(base, k) ? base[k] : undefined;
+    if (mine === undefined) putKey(out, k, v);
+    else if (isJsonObject(mine) && isJsonObject(v)) putKey(out, k, mergeUnder(mine, v));
+  }
+  return out;
+}
+
+/** The envelope with `extra` appended (the shared string stays untouched). */
+export function wireWithExtra(ev: TwinEvent, extra: JsonObject): string {
+  return `${ev.wire.slice(0, -1)},"extra":${JSON.stringify(extra)}}`;
+}

@@ -1,0 +1,69 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { TransactionRunner, type Tx } from '../persistence/transaction.js';
+import { encodeCursor } from './history.cursor.js';
+import type { HistoryQuery } from './history.query.js';
+import { toRows } from './reading.js';
+import { TelemetryRepository, type PointRow } from './telemetry.repository.js';
+import type {
+  BucketsResult,
+  HistoryBucket,
+  HistoryPoint,
+  PointsPage,
+  PropertyRef,
+  TelemetryReading,
+} from './telemetry.types.js';
+import { displayInstant, isoOfMs } from './time.js';
+
+/** Stores device readings and answers their history. */
+@Injectable()
+export class TelemetryService {
+  constructor(
+    @Inject(TelemetryRepository) private readonly repo: TelemetryRepository,
+    @Inject(TransactionRunner) private readonly tx: TransactionRunner,
+  ) {}
+
+  /**
+   * Inserts with one statement in the caller's transaction, skipping duplicates of the key
+   * (thingId, featureId, path, ts, seq) — stored ones and repeats within `readings` (the
+   * first wins) — and returns exactly the readings that were new, in input order (the same
+   * objects). Throws telemetry:reading.invalid, before any SQL, if a reading cannot be stored.
+   */
+  async insertNew(tx: Tx, readings: TelemetryReading[]): Promise<TelemetryReading[]> {
+    const rows = toRows(readings);
+    const fresh = await this.repo.insertNew(tx, rows);
+    return fresh.map((i) => readings[i]);
+  }
+
+  /**
+   * A property's history: raw points or buckets. A thing, feature or property without
+   * telemetry (unknown ones included) has an empty history rather than a 404: readings may
+   * arrive for a property the twin has never held, and the twin may be deleted while its
+   * history is kept.
+   */
+  async history(ref: PropertyRef, query: HistoryQuery): Promise<PointsPage | BucketsResult> {
+    const range = { ...ref, from: query.from.sql, to: query.to.sql };
+    const head = { ...ref, from: isoOfMs(query.from.ms), to: isoOfMs(query.to.ms) };
+    if (query.kind === 'buckets') {
+      const rows = await this.repo.buckets(this.tx.db, { ...range, stepMs: query.stepMs, agg: query.agg });
+      const buckets: HistoryBucket[] = rows.map((r) => ({
+        ts: r.bucket.toISOString(),
+        value: query.agg === 'first' || query.agg === 'last' ? r.value : Number(r.value),
+        count: Number(r.count),
+      }));
+      return { ...head, step: query.step, agg: query.agg, buckets };
+    }
+    // One more than asked tells whether a next page exists without a count.
+    const rows = await this.repo.points(this.tx.db, { ...range, after: query.after, limit: query.limit + 1 });
+    const page = rows.slice(0, query.limit);
+    const result: PointsPage = { ...head, points: page.map(toPoint) };
+    if (rows.length > query.limit) {
+      const last = page[page.length - 1];
+      result.cursor = encodeCursor(ref, { ts: last.ts, seq: last.seq ?? '-1' });
+    }
+    return result;
+  }
+}
+
+function toPoint(r: PointRow): HistoryPoint {
+  return { ts: displayInstant(r.ts), seq: r.seq === null ? null : Number(r.seq), value: r.value };
+}

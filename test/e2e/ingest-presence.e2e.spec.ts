@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import request from 'supertest';
+import { parseDesired } from '../../simulators/contract.js';
+import { IngestStats } from '../../src/ingest/ingest-stats.js';
+import { PresenceSweeper } from '../../src/ingest/presence.sweeper.js';
+import {
+  connectDevice,
+  publish,
+  startIngestApp,
+  uniqueNamespace,
+  waitFor,
+  type IngestTestApp,
+} from '../support/mqtt.js';
+
+const ns = uniqueNamespace('presence');
+
+async function connectionStatus(t: IngestTestApp, id: string) {
+  const res = await request(t.baseUrl).get(`/api/2/things/${id}/features/ConnectionStatus/properties`);
+  return res.status === 200 ? res.body : undefined;
+}
+
+describe('desired state and Last Will (no inactivity timeout)', () => {
+  let t: IngestTestApp;
+  beforeAll(async () => {
+    t = await startIngestApp({ DEVICE_INACTIVITY_TIMEOUT: '0' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('desired → device → reported: the device gets desired properties and reports them back', async () => {
+    const id = `${ns}:lamp`;
+    await request(t.baseUrl)
+      .put(`/api/2/things/${id}`)
+      .send({ features: { lamp: { properties: { on: false } } } })
+      .expect(201);
+    // A simulated lamp: applies whatever desired state arrives and reports it as telemetry.
+    const lamp = await connectDevice(t.brokerUrl);
+    const applied: unknown[] = [];
+    lamp.on('message', (_topic, payload) => {
+      const desired = parseDesired(payload);
+      if (!desired?.lamp) return;
+      applied.push(desired.lamp);
+      void publish(lamp, `things/${id}/telemetry`, { ts: Date.now(), features: { lamp: desired.lamp } });
+    });
+    await lamp.subscribeAsync(`things/${id}/desired`, { qos: 1 });
+    await request(t.baseUrl)
+      .put(`/api/2/things/${id}/features/lamp/desiredProperties`)
+      .send({ on: true, level: 70 })
+      .expect(201);
+    await waitFor('the reported state', async () => {
+      const res = await request(t.baseUrl).get(`/api/2/things/${id}/features/lamp/properties`);
+      return res.body.on === true && res.body.level === 70 ? true : undefined;
+    });
+    // A change by a sub-path, and a merge of the thing, publish the full desired state again.
+    await request(t.baseUrl)
+      .put(`/api/2/things/${id}/features/lamp/desiredProperties/level`)
+      .set('Content-Type', 'application/json')
+      .send('30')
+      .expect(204);
+    await waitFor('level 30', async () => {
+      const res = await request(t.baseUrl).get(`/api/2/things/${id}/features/lamp/properties/level`);
+      return res.body === 30 ? true : undefined;
+    });
+    expect(applied.at(-1)).toEqual({ on: true, level: 30 });
+    await lamp.endAsync();
+
+    // Retained: a device that connects later gets the current desired state at once.
+    const late = await connectDevice(t.brokerUrl);
+    const got = new Promise<unknown>((ok) => late.on('message', (_t, p) => ok(parseDesired(p))));
+    await late.subscribeAsync(`things/${id}/desired`, { qos: 1 });
+    expect(await got).toEqual({ lamp: { on: true, level: 30 } });
+    await late.endAsync();
+  });
+
+  it('online, then offline through the Last Will when the connection dies', async () => {
+    const id = `${ns}:will`;
+    const status = `things/${id}/status`;
+    const device = await connectDevice(t.brokerUrl, {
+      keepalive: 1,
+      will: { topic: status, payload: Buffer.from('offline'), qos: 1, retain: false },
+    });
+    await publish(device, status, 'online');
+    const online = await waitFor('online', async () => {
+      const s = await connectionStatus(t, id);
+      return s?.status === 'online' ? s : undefined;
+    });
+    expect(online.readyUntil).toBe('9999-12-31T23:59:59.999Z');
+    // Gone without DISCONNECT: the broker publishes the Will.
+    device.stream.destroy();
+    await device.endAsync(true);
+    const offline = await waitFor('offline', async () => {
+      const s = await connectionStatus(t, id);
+      return s?.status === 'offline' ? s : undefined;
+    });
+    expect(Date.parse(offline.readyUntil)).toBeGreaterThanOrEqual(Date.parse(offline.readySince));
+  });
+
+  it('a stale status never shows a device online', async () => {
+    const id = `${ns}:stale`;
+    const status = `things/${id}/status`;
+    const device = await connectDevice(t.brokerUrl);
+    const now = Date.now();
+    await publish(device, status, { status: 'offline', ts: now - 1000 });
+    await waitFor('offline', async () => (await connectionStatus(t, id))?.status === 'offline');
+    await publish(device, status, { status: 'online', ts: now - 5000 });
+    await publish(device, `things/${id}/telemetry`, { ts: now - 4000, features: { f: { v: 1 } } });
+    await waitFor('the old reading', async () => {
+      const res = await request(t.baseUrl).get(`/api/2/things/${id}/features/f/properties/v`);
+      return res.status === 200 ? true : undefined;
+    });
+    expect((await connectionStatus(t, id))?.status).toBe('offline');
+    // A fresh reading shows it online again.
+    await publish(device, `things/${id}/telemetry`, { ts: Date.now(), features: { f: { v: 2 } } });
+    await waitFor('online', async () => (await connectionStatus(t, id))?.status === 'online');
+    await device.endAsync();
+  });
+});
+
+describe('inactivity timeout (DEVICE_INACTIVITY_TIMEOUT=1)', () => {
+  let t: IngestTestApp;
+  beforeAll(async () => {
+    t = await startIngestApp({ DEVICE_INACTIVITY_TIMEOUT: '1' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('a silent device goes offline, and online again with its next message', async () => {
+    const id = `${ns}:quiet`;
+    const device = await connectDevice(t.brokerUrl);
+    await publish(device, `things/${id}/telemetry`, { features: { f: { v: 1 } } });
+    await waitFor('online', async () => (await connectionStatus(t, id))?.status === 'online');
+    await waitFor(
+      'offline after the timeout',
+      async () => (await connectionStatus(t, id))?.status === 'offline',
+    );
+    expect(t.app.get(IngestStats).devicesMarkedOffline).toBeGreaterThanOrEqual(1);
+    await publish(device, `things/${id}/telemetry`, { features: { f: { v: 2 } } });
+    await waitFor('online again', async () => (await connectionStatus(t, id))?.status === 'online');
+    await device.endAsync();
+  });
+
+  it('works from the presence table, so devices seen before a restart are swept too', async () => {
+    const id = `${ns}:before-restart`;
+    await request(t.baseUrl)
+      .put(`/api/2/things/${id}`)
+      .send({ features: { ConnectionStatus: { properties: { status: 'online' } } } })
+      .expect(201);
+    // As a previous run of the app left it: online, last seen a minute ago, unknown to this process.
+    const minuteAgo = new Date(Date.now() - 60_000).toISOString();
+    await t.db.query(`INSERT INTO ingest_presence VALUES ($1, $2, 'online', $2)`, [id, minuteAgo]);
+    await t.app.get(PresenceSweeper).sweep();
+    await waitFor('offline', async () => (await connectionStatus(t, id))?.status === 'offline');
+  });
+});
