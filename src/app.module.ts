@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { DittoErrorFilter } from './common/ditto-error.filter.js';
+import { DittoModule } from './ditto/ditto.module.js';
 import { ConfigModule } from './config/config.module.js';
 import type { ConfigService } from './config/config.service.js';
 import { HealthModule } from './health/health.module.js';
@@ -23,6 +24,7 @@ export class AppModule {
         HealthModule,
         RealtimeModule,
         IngestModule,
+        DittoModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: DittoErrorFilter }],
     };

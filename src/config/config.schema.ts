@@ -12,53 +12,89 @@ const int = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
 /** Every setting the platform reads, with defaults. Names are part of the public contract. */
-export const configSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-    .optional(),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
-  EMBEDDED_PG_DIR: z.string().min(1).default('./.data'),
-  EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(5433),
-  LOG_LEVEL: z.enum(logLevels).default('info'),
-  DEFAULT_NAMESPACE: z
-    .string()
-    .regex(/^[a-zA-Z]\w*(?:[.-][a-zA-Z]\w*)*$/, 'must be a Ditto namespace such as org.example')
-    .default('org.eclipse.ditto'),
-  THING_MAX_SIZE_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(100 * 1024),
+export const configSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    EMBEDDED_PG_DIR: z.string().min(1).default('./.data'),
+    EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(5433),
+    LOG_LEVEL: z.enum(logLevels).default('info'),
+    DEFAULT_NAMESPACE: z
+      .string()
+      .regex(/^[a-zA-Z]\w*(?:[.-][a-zA-Z]\w*)*$/, 'must be a Ditto namespace such as org.example')
+      .default('org.eclipse.ditto'),
+    THING_MAX_SIZE_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(100 * 1024),
 
-  // MQTT ingestion (ingest/, telemetry/)
-  MQTT_URL: z
-    .string()
-    .regex(/^(mqtts?|tcp|ssl|wss?):\/\//, 'must be an mqtt:// (or mqtts://, ws://) URL')
-    .optional(),
-  MQTT_PORT: int(0, 65535, 1883),
-  MQTT_CLIENT_ID: z.string().min(1).optional(),
-  MQTT_SHARE_GROUP: z
-    .string()
-    .regex(/^[^/#+]+$/, 'must not contain / # or +')
-    .default('twin-platform'),
-  AUTO_CREATE_THINGS: flag(true),
-  DEVICE_INACTIVITY_TIMEOUT: int(0, 86400 * 7, 300),
-  INGEST_BATCH_MS: int(1, 10_000, 20),
-  INGEST_BATCH_MAX: int(1, 100_000, 1000),
-  INGEST_MAX_PAYLOAD_BYTES: int(16, 16 * 1024 * 1024, 64 * 1024),
-  INGEST_MAX_FUTURE_SKEW_MS: int(0, 86400_000 * 365, 60_000),
-  TELEMETRY_RETENTION_DAYS: int(0, 36_500, 30),
+    // MQTT ingestion (ingest/, telemetry/)
+    MQTT_URL: z
+      .string()
+      .regex(/^(mqtts?|tcp|ssl|wss?):\/\//, 'must be an mqtt:// (or mqtts://, ws://) URL')
+      .optional(),
+    MQTT_PORT: int(0, 65535, 1883),
+    MQTT_CLIENT_ID: z.string().min(1).optional(),
+    MQTT_SHARE_GROUP: z
+      .string()
+      .regex(/^[^/#+]+$/, 'must not contain / # or +')
+      .default('twin-platform'),
+    AUTO_CREATE_THINGS: flag(true),
+    DEVICE_INACTIVITY_TIMEOUT: int(0, 86400 * 7, 300),
+    INGEST_BATCH_MS: int(1, 10_000, 20),
+    INGEST_BATCH_MAX: int(1, 100_000, 1000),
+    INGEST_MAX_PAYLOAD_BYTES: int(16, 16 * 1024 * 1024, 64 * 1024),
+    INGEST_MAX_FUTURE_SKEW_MS: int(0, 86400_000 * 365, 60_000),
+    TELEMETRY_RETENTION_DAYS: int(0, 36_500, 30),
 
-  // Realtime push (realtime/)
-  WS_MAX_CONNECTIONS: int(1, 1_000_000, 10_000),
-  WS_BUFFER_MAX_BYTES: int(1024, 1024 ** 3, 4 * 1024 * 1024),
-  WS_PING_INTERVAL_MS: int(1000, 3_600_000, 30_000),
-  WS_IDLE_TIMEOUT_MS: int(0, 86_400_000, 0),
-  SSE_HEARTBEAT_MS: int(100, 3_600_000, 1000),
-});
+    // Realtime push (realtime/)
+    WS_MAX_CONNECTIONS: int(1, 1_000_000, 10_000),
+    WS_BUFFER_MAX_BYTES: int(1024, 1024 ** 3, 4 * 1024 * 1024),
+    WS_PING_INTERVAL_MS: int(1000, 3_600_000, 30_000),
+    WS_IDLE_TIMEOUT_MS: int(0, 86_400_000, 0),
+    SSE_HEARTBEAT_MS: int(100, 3_600_000, 1000),
+
+    // Two-way sync with an Eclipse Ditto (ditto/); unset DITTO_URL means no sync.
+    DITTO_URL: z
+      .string()
+      .regex(/^https?:\/\/[^/?#]+(\/[^?#]*)?$/, 'must be an http:// or https:// URL')
+      .optional(),
+    DITTO_USERNAME: z.string().min(1).optional(),
+    DITTO_PASSWORD: z.string().min(1).optional(),
+    DITTO_TOKEN: z.string().min(1).optional(),
+    DITTO_NAMESPACES: z
+      .string()
+      .regex(
+        /^\s*([a-zA-Z]\w*(?:[.-][a-zA-Z]\w*)*\s*(,\s*[a-zA-Z]\w*(?:[.-][a-zA-Z]\w*)*\s*)*)?$/,
+        'must be a comma-separated list of Ditto namespaces',
+      )
+      .default(''),
+    DITTO_SYNC_CONCURRENCY: int(1, 1000, 16),
+    DITTO_REQUEST_TIMEOUT_MS: int(100, 600_000, 10_000),
+    DITTO_RETRY_MAX_MS: int(100, 3_600_000, 30_000),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.DITTO_USERNAME === undefined) !== (c.DITTO_PASSWORD === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.DITTO_USERNAME === undefined ? 'DITTO_USERNAME' : 'DITTO_PASSWORD'],
+        message: 'DITTO_USERNAME and DITTO_PASSWORD go together',
+      });
+    }
+    if (c.DITTO_TOKEN !== undefined && c.DITTO_USERNAME !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DITTO_TOKEN'],
+        message: 'use either DITTO_TOKEN or DITTO_USERNAME/DITTO_PASSWORD, not both',
+      });
+    }
+  });
 
 export type AppConfig = z.infer<typeof configSchema>;
 

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TransactionRunner, type Tx } from '../persistence/transaction.js';
+import { JournalStatsRepository, type PendingByNamespace } from './journal-stats.repository.js';
 import { JournalRepository } from './journal.repository.js';
-import type { JournalEntry, NewJournalEntry } from './journal.types.js';
+import type { ChangeOrigin, JournalEntry, NewJournalEntry } from './journal.types.js';
 
 /** The journal as other features see it: append inside a twin transaction, read to resume. */
 @Injectable()
@@ -9,6 +10,7 @@ export class JournalService {
   constructor(
     @Inject(JournalRepository) private readonly repo: JournalRepository,
     @Inject(TransactionRunner) private readonly tx: TransactionRunner,
+    @Inject(JournalStatsRepository) private readonly stats: JournalStatsRepository,
   ) {}
 
   append(tx: Tx, entries: NewJournalEntry[]): Promise<JournalEntry[]> {
@@ -26,6 +28,11 @@ export class JournalService {
 
   readThing(thingId: string, fromRevision = 0, limit = 1000): Promise<JournalEntry[]> {
     return this.repo.readThing(this.tx.db, thingId, fromRevision, limit);
+  }
+
+  /** Entries after a seq, per namespace, leaving out one origin (a consumer's own changes). */
+  countAfter(afterSeq: string, opts: { excludeOrigin: ChangeOrigin }): Promise<PendingByNamespace[]> {
+    return this.stats.countAfter(this.tx.db, afterSeq, opts.excludeOrigin);
   }
 
   headSeq(): Promise<string> {

@@ -3,6 +3,7 @@ import { InitialSchema1764140000000 } from '../../migrations/1764140000000-Initi
 import { ThingMetadata1764140100000 } from '../../migrations/1764140100000-ThingMetadata.js';
 import { Telemetry1764150000000 } from '../../migrations/1764150000000-Telemetry.js';
 import { Ingest1764160000000 } from '../../migrations/1764160000000-Ingest.js';
+import { DittoSync1764170000000 } from '../../migrations/1764170000000-DittoSync.js';
 
 /**
  * The one options object for the app, the migrate script and the TypeORM CLI.
@@ -21,6 +22,7 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
       ThingMetadata1764140100000,
       Telemetry1764150000000,
       Ingest1764160000000,
+      DittoSync1764170000000,
     ],
     entities: [],
     extra: { max: poolSize, application_name: 'twin-platform' },

@@ -64,7 +64,7 @@ export interface ResponseLike {
  * and a reason; loading the spec fails if it uses one that is not listed, so a spec update cannot quietly
  * weaken validation. (ajv-formats is not installed; these few checks are all the spec needs.)
  */
-const FORMATS: Record<string, ((value: string) => boolean) | null> = {
+export const FORMATS: Record<string, ((value: string) => boolean) | null> = {
   // RFC 3339 date-time (JSON Schema / OpenAPI `date-time`).
   'date-time': (v) =>
     /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/.test(v) &&
@@ -95,7 +95,7 @@ function collectFormats(node: unknown, found: Set<string>): void {
   }
 }
 
-function spec(): OpenApiDocument {
+export function spec(): OpenApiDocument {
   if (specCache) return specCache;
   const doc = load(readFileSync(SPEC_FILE, 'utf8'));
   if (
@@ -197,7 +197,7 @@ export function matchSpecPath(urlPath: string): string | undefined {
 }
 
 /** Resolves a local `#/…` JSON pointer (chains of `$ref` included). */
-function resolveRef<T>(node: T | { $ref: string }): T {
+export function resolveRef<T>(node: T | { $ref: string }): T {
   let current: unknown = node;
   for (let hops = 0; isObject(current) && typeof current.$ref === 'string'; hops++) {
     const ref = current.$ref;

@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from '@jest/globals';
+import { CORE_SCHEMA, load, mergeTag } from 'js-yaml';
+import { DEFAULT_NAMESPACE as SIMULATOR_NAMESPACE } from '../../../simulators/contract.js';
+
+/**
+ * No Docker engine runs where the tests run, so docker-compose.yml is checked on paper: what a
+ * user of `docker compose up` would trip over (a missing config file, services pointing at
+ * each other by wrong names, mismatched Ditto versions, a login nginx refuses).
+ */
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const read = (path: string): string => readFileSync(`${ROOT}${path}`, 'utf8');
+
+interface Service {
+  image?: string;
+  build?: string | { context: string; dockerfile?: string };
+  command?: string | string[];
+  environment?: Record<string, string> | string[];
+  volumes?: string[];
+  ports?: string[];
+  depends_on?: string[] | Record<string, { condition?: string }>;
+  healthcheck?: { disable?: boolean; test?: string | string[] };
+}
+
+interface Compose {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+}
+
+// Compose reads YAML merge keys (`<<: *ditto-env`); js-yaml needs them enabled.
+const compose = load(read('docker-compose.yml'), {
+  schema: CORE_SCHEMA.withTags(mergeTag),
+}) as Compose;
+const services = Object.entries(compose.services);
+
+/** `${NAME:-default}` as compose resolves it when NAME is unset; `$$` is a literal `$`. */
+function interpolate(value: string): string {
+  return value
+    .replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name: string, fallback?: string) => fallback ?? '')
+    .replace(/\$\$/g, '$');
+}
+
+function env(service: Service): Record<string, string> {
+  const raw = service.environment ?? {};
+  const pairs = Array.isArray(raw)
+    ? raw.map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)])
+    : Object.entries(raw);
+  return Object.fromEntries(pairs.map(([k, v]) => [k, interpolate(String(v))]));
+}
+
+function dependencies(service: Service): string[] {
+  const deps = service.depends_on ?? [];
+  return Array.isArray(deps) ? deps : Object.keys(deps);
+}
+
+/** The service run from an image of that repository (`eclipse-mosquitto`, `nginx`, …). */
+function serviceOf(repository: string): string {
+  const found = services.filter(([, s]) => s.image && imageName(s.image).repository.endsWith(repository));
+  expect(found.map(([name]) => name)).toHaveLength(1);
+  return found[0][0];
+}
+
+function imageName(image: string): { repository: string; tag: string } {
+  const resolved = interpolate(image);
+  const colon = resolved.indexOf(':', resolved.lastIndexOf('/'));
+  return colon < 0
+    ? { repository: resolved, tag: 'latest' }
+    : { repository: resolved.slice(0, colon), tag: resolved.slice(colon + 1) };
+}
+
+/** nginx's {SSHA} scheme: base64(SHA-1(password + salt) + salt). */
+function sshaMatches(hash: string, password: string): boolean {
+  const raw = Buffer.from(hash.replace(/^\{SSHA\}/, ''), 'base64');
+  const digest = raw.subarray(0, 20);
+  const salt = raw.subarray(20);
+  return createHash('sha1').update(password).update(salt).digest().equals(digest);
+}
+
+describe('docker-compose.yml', () => {
+  const platform = compose.services['twin-platform'];
+
+  it('runs all Ditto services on one pinned 3.x version', () => {
+    const ditto = services
+      .map(([, s]) => (s.image ? imageName(s.image) : undefined))
+      .filter((image) => image?.repository.includes('eclipse/ditto-'));
+
+    expect(ditto.map((image) => image?.repository.replace(/^.*eclipse\//, '')).sort()).toEqual([
+      'ditto-connectivity',
+      'ditto-gateway',
+      'ditto-policies',
+      'ditto-things',
+      'ditto-things-search',
+    ]);
+    expect(new Set(ditto.map((image) => image?.tag)).size).toBe(1);
+    expect(ditto[0]?.tag).toMatch(/^3\.\d+\.\d+$/);
+  });
+
+  it('mounts only files that exist in the repository, and declares its named volumes', () => {
+    for (const [name, service] of services) {
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(':')[0];
+        if (source.startsWith('.') || source.startsWith('/')) {
+          expect({ name, source, exists: existsSync(`${ROOT}${source}`) }).toEqual({
+            name,
+            source,
+            exists: true,
+          });
+        } else {
+          expect(Object.keys(compose.volumes ?? {})).toContain(source);
+        }
+      }
+      const build = typeof service.build === 'string' ? { context: service.build } : service.build;
+      if (build) expect(existsSync(`${ROOT}${build.context}/${build.dockerfile ?? 'Dockerfile'}`)).toBe(true);
+    }
+  });
+
+  it('depends only on services it defines', () => {
+    const names = Object.keys(compose.services);
+    for (const [name, service] of services) {
+      for (const target of dependencies(service))
+        expect({ name, target, known: names.includes(target) }).toEqual({ name, target, known: true });
+    }
+  });
+
+  it('points the platform at the stack: Postgres, Mosquitto and Ditto through its nginx', () => {
+    const vars = env(platform);
+    const ditto = new URL(vars.DITTO_URL);
+    const mqtt = new URL(vars.MQTT_URL);
+    const database = new URL(vars.DATABASE_URL);
+
+    expect(ditto.hostname).toBe(serviceOf('nginx'));
+    expect(read('deploy/ditto/nginx.conf')).toMatch(new RegExp(`listen ${ditto.port || '80'};`));
+    expect(mqtt.hostname).toBe(serviceOf('eclipse-mosquitto'));
+    expect(read('deploy/mosquitto/mosquitto.conf')).toMatch(
+      new RegExp(`^listener ${mqtt.port || '1883'}$`, 'm'),
+    );
+    expect(database.hostname).toBe(serviceOf('postgres'));
+    expect(dependencies(platform)).toEqual(expect.arrayContaining([database.hostname, mqtt.hostname]));
+  });
+
+  it('lets the platform log in to Ditto: its credentials are in nginx.htpasswd', () => {
+    const { DITTO_USERNAME: user, DITTO_PASSWORD: password } = env(platform);
+    const entry = read('deploy/ditto/nginx.htpasswd')
+      .split('\n')
+      .find((line) => line.startsWith(`${user}:`));
+
+    expect(entry).toBeDefined();
+    expect(sshaMatches(entry?.slice(user.length + 1) ?? '', password)).toBe(true);
+  });
+
+  it('syncs the namespaces the platform and the simulators create things in', () => {
+    const vars = env(platform);
+    const namespaces = vars.DITTO_NAMESPACES.split(',').map((ns) => ns.trim());
+    expect(namespaces).toEqual(expect.arrayContaining([vars.DEFAULT_NAMESPACE, SIMULATOR_NAMESPACE]));
+  });
+
+  it('keeps the pre-authenticating gateway behind nginx', () => {
+    const gateway = compose.services[serviceOf('eclipse/ditto-gateway')];
+    expect(env(gateway).ENABLE_PRE_AUTHENTICATION).toBe('true');
+    expect(gateway.ports ?? []).toEqual([]);
+    expect(read('deploy/ditto/nginx.conf')).toContain('x-ditto-pre-authenticated "nginx:${remote_user}"');
+  });
+
+  it('runs the simulators from the platform image against Mosquitto', () => {
+    const simulators = compose.services.simulators;
+    const command = simulators.command as string[];
+    const script = command[command.indexOf('node') + 1];
+
+    expect(simulators.image).toBe(platform.image);
+    // The image holds tsc's output: dist/simulators/cli.js comes from simulators/cli.ts.
+    expect(existsSync(`${ROOT}${script.replace(/^dist\//, '').replace(/\.js$/, '.ts')}`)).toBe(true);
+    expect(new URL(command[command.indexOf('--broker') + 1]).hostname).toBe(serviceOf('eclipse-mosquitto'));
+    // The image's HEALTHCHECK probes the platform's HTTP port, which the simulators do not serve.
+    expect(simulators.healthcheck?.disable).toBe(true);
+  });
+});
+
+describe('Dockerfile', () => {
+  const lines = read('Dockerfile')
+    .split('\n')
+    .map((line) => line.trim());
+  const runtime = lines.slice(lines.map((line) => line.startsWith('FROM ')).lastIndexOf(true));
+
+  it('runs the runtime stage as an unprivileged user', () => {
+    const users = runtime.filter((line) => line.startsWith('USER ')).map((line) => line.slice(5).trim());
+    expect(users.length).toBeGreaterThan(0);
+    expect(['root', '0', '0:0']).not.toContain(users.at(-1));
+  });
+
+  it('ships the compiled app, the simulators and the dashboard in the runtime stage', () => {
+    expect(runtime).toContain('COPY --from=build /app/dist ./dist');
+    expect(runtime.some((line) => line.includes('src/realtime/public'))).toBe(true);
+    expect(runtime.find((line) => line.startsWith('CMD '))).toContain('dist/src/main.js');
+  });
+});
