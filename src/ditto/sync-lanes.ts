@@ -90,6 +90,8 @@ export class Lanes {
 
   private drain(): void {
     if (this.stopped) return;
+    // Timers may fire a millisecond before Date.now() reaches the end of the pause: look again then.
+    if (this.paused && this.ready.length > 0 && !this.pauseTimer) this.armPauseTimer();
     while (this.running < this.concurrency && this.ready.length > 0 && !this.paused) {
       const thingId = this.ready.shift() as string;
       this.queued.delete(thingId);
@@ -135,10 +137,18 @@ export class Lanes {
     if (until <= this.pausedUntil) return;
     this.pausedUntil = until;
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
-    this.pauseTimer = setTimeout(() => {
-      this.pauseTimer = null;
-      this.drain();
-    }, ms);
+    this.pauseTimer = null;
+    this.armPauseTimer();
+  }
+
+  private armPauseTimer(): void {
+    this.pauseTimer = setTimeout(
+      () => {
+        this.pauseTimer = null;
+        this.drain();
+      },
+      Math.max(1, this.pausedUntil - Date.now() + 2),
+    );
   }
 }
 

@@ -108,7 +108,13 @@ it('resumes from its persisted cursor after a SIGKILL in the middle of a backlog
     'part of the backlog upstream',
     async () => (await upstreamCounterWrites()) >= 300 || undefined,
     60_000,
-  );
+  ).catch(async (err: unknown) => {
+    console.error(
+      JSON.stringify(await (await fetch(`${base}/api/2/sync/ditto`)).json()),
+      output.slice(-3000),
+    );
+    throw err;
+  });
   await kill(child);
   const beforeKill = await upstreamCounterWrites();
   expect(beforeKill).toBeLessThan(THINGS * UPDATES);
