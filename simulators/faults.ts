@@ -136,14 +136,15 @@ const BUILDERS: Record<MalformedKind, (thingId: string, reading: Reading, rng: R
     const { ts, seq, features } = reading;
     const [firstId] = Object.keys(features);
     const variant = rng.pick([
-      'ts-iso-string',
+      'ts-numeric-string',
       'seq-string',
       'features-array',
       'feature-scalar',
       'top-level-array',
     ] as const);
     const body: Record<string, JsonValue> | JsonValue[] = {
-      'ts-iso-string': { ts: new Date(ts).toISOString(), seq, features },
+      // Epoch ms as a string: an ISO 8601 string would be a valid ts (the contract allows both).
+      'ts-numeric-string': { ts: String(ts), seq, features },
       'seq-string': { ts, seq: String(seq), features },
       'features-array': { ts, seq, features: Object.entries(features).map(([id, p]) => ({ id, ...p })) },
       'feature-scalar': { ts, seq, features: { [firstId ?? 'feature']: 42 } },

@@ -1,7 +1,12 @@
-import { isValidKey } from '../twins/model/identifiers.js';
+import {
+  checkReading,
+  featureIdProblem,
+  hasNonFiniteNumber,
+  readingTime,
+  seqProblem,
+} from '../telemetry/reading.js';
 import { isJsonObject } from '../twins/model/json-pointer.js';
 import { parseThingId } from '../twins/model/thing-id.js';
-import { parseIsoInstant } from '../telemetry/time.js';
 import { parseDittoCommand, type DeviceCommand } from './ditto-command.js';
 
 /**
@@ -10,7 +15,9 @@ import { parseDittoCommand, type DeviceCommand } from './ditto-command.js';
  *   things/{thingId}/ditto      a Ditto protocol modify/merge command
  *   things/{thingId}/status     online | offline (the device's Last Will says offline)
  *   things/{thingId}/desired    published by the platform; ignored when it comes back to us
- * Anything else is a dead letter with one of DEAD_LETTER_REASONS.
+ * Anything else is a dead letter with one of DEAD_LETTER_REASONS. This file owns the wire
+ * format (topics, encodings, the payload's shape); what makes a reading storable (ids, time,
+ * seq, values) is telemetry's, whose checks are applied here as the payload is decoded.
  */
 
 export const DEAD_LETTER_REASONS = [
@@ -88,8 +95,8 @@ export function parseDeviceMessage(msg: InboundMessage, limits: ContractLimits):
   } catch (err) {
     return reject('json_invalid', `The payload is not JSON: ${(err as Error).message}`, thingId);
   }
-  // JSON.parse turns 1e400 into Infinity; a reading must be a finite number.
-  if (hasNonFinite(body))
+  // JSON.parse turns 1e400 into Infinity, which no reading or twin value can hold.
+  if (hasNonFiniteNumber(body))
     return reject('non_finite_number', 'The payload holds a non-finite number.', thingId);
   if (channel === 'telemetry') return parseTelemetry(thingId, body, msg, limits);
   const command = parseDittoCommand(thingId, body);
@@ -113,7 +120,7 @@ function parseTelemetry(
       thingId,
     );
   }
-  const time = body.ts === undefined ? msg.receivedAt : parseTime(body.ts);
+  const time = body.ts === undefined ? msg.receivedAt : readingTime(body.ts);
   if (time === undefined) {
     return reject(
       'schema_invalid',
@@ -124,29 +131,35 @@ function parseTelemetry(
   if (time > msg.receivedAt + limits.maxFutureSkewMs) {
     return reject(
       'timestamp_in_future',
-      `ts ${new Date(time).toISOString()} is more than INGEST_MAX_FUTURE_SKEW_MS (${limits.maxFutureSkewMs} ms) ahead of the platform's clock.`,
+      `ts ${iso(time)} is more than INGEST_MAX_FUTURE_SKEW_MS (${limits.maxFutureSkewMs} ms) ahead of the platform's clock.`,
       thingId,
     );
   }
+  // Checked here too, as a message may carry no reading (features of no properties) to check it in.
   const seq = body.seq ?? null;
-  if (seq !== null && !(typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0)) {
-    return reject('schema_invalid', `seq ${JSON.stringify(seq)} is not a non-negative integer.`, thingId);
-  }
+  const badSeq = seqProblem(seq);
+  if (badSeq) return reject('schema_invalid', `${badSeq}.`, thingId);
   if (!isJsonObject(body.features)) {
     return reject('schema_invalid', 'features must be an object of featureId → properties.', thingId);
   }
   const leaves: LeafReading[] = [];
   for (const [featureId, properties] of Object.entries(body.features)) {
-    if (featureId === '*' || !isValidKey(featureId)) {
-      return reject('schema_invalid', `Feature ID '${featureId}' is not valid.`, thingId);
-    }
+    const badFeature = featureIdProblem(featureId);
+    if (badFeature) return reject('schema_invalid', `${badFeature}.`, thingId);
     if (!isJsonObject(properties)) {
       return reject('schema_invalid', `features.${featureId} must be an object of properties.`, thingId);
     }
-    const problem = collectLeaves(featureId, [], properties, leaves);
-    if (problem) return reject('schema_invalid', problem, thingId);
+    collectLeaves(featureId, [], properties, leaves);
   }
-  return { kind: 'telemetry', thingId, time, seq, leaves };
+  const ts = iso(time);
+  for (const { featureId, path, value } of leaves) {
+    const problem = checkReading({ thingId, featureId, path, ts, seq, value });
+    if (problem) {
+      const reason = problem.nonFinite ? 'non_finite_number' : 'schema_invalid';
+      return reject(reason, `A reading cannot be stored: ${problem.message}.`, thingId);
+    }
+  }
+  return { kind: 'telemetry', thingId, time, seq: seq as number | null, leaves };
 }
 
 /** Nested objects are property sub-paths; everything else (arrays too) is one reading. */
@@ -155,18 +168,12 @@ function collectLeaves(
   path: string[],
   node: Record<string, unknown>,
   out: LeafReading[],
-): string | undefined {
+): void {
   for (const [key, value] of Object.entries(node)) {
-    if (!isValidKey(key)) return `Property key '${key}' is not valid (no slashes or control characters).`;
     const at = [...path, key];
-    if (isJsonObject(value) && Object.keys(value).length > 0) {
-      const problem = collectLeaves(featureId, at, value, out);
-      if (problem) return problem;
-    } else {
-      out.push({ featureId, path: at, value });
-    }
+    if (isJsonObject(value) && Object.keys(value).length > 0) collectLeaves(featureId, at, value, out);
+    else out.push({ featureId, path: at, value });
   }
-  return undefined;
 }
 
 /**
@@ -186,7 +193,7 @@ function parseStatus(
     try {
       const body: unknown = JSON.parse(status);
       status = isJsonObject(body) ? body.status : body;
-      if (isJsonObject(body) && body.ts !== undefined) time = parseTime(body.ts);
+      if (isJsonObject(body) && body.ts !== undefined) time = readingTime(body.ts);
     } catch (err) {
       return reject('json_invalid', `The status payload is not JSON: ${(err as Error).message}`, thingId);
     }
@@ -206,27 +213,8 @@ function parseStatus(
   return { kind: 'status', thingId, online: status === 'online', time };
 }
 
-/** Epoch milliseconds (an integer) or an ISO 8601 instant, as epoch milliseconds. */
-export function parseTime(ts: unknown): number | undefined {
-  if (typeof ts === 'number') {
-    return Number.isSafeInteger(ts) && Math.abs(ts) <= 8.64e15 && parseIsoInstant(iso(ts)) ? ts : undefined;
-  }
-  if (typeof ts === 'string') return parseIsoInstant(ts)?.ms;
-  return undefined;
-}
-
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-function hasNonFinite(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v === 'number' && !Number.isFinite(v)) return true;
-    if (typeof v === 'object' && v !== null) stack.push(...(Object.values(v) as unknown[]));
-  }
-  return false;
 }
 
 function isThingId(id: string): boolean {

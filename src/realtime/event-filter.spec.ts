@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { DomainError } from '../common/domain-error.js';
-import { eventPlaceholders, parseEventFilter, rewritePlaceholders } from './event-filter.js';
-import { matchesRql, PLACEHOLDER_MARK } from './rql-match.js';
+import { eventPlaceholders, parseEventFilter } from './event-filter.js';
+import { matchesRql } from './rql-match.js';
 
 const placeholder = eventPlaceholders(
   { namespace: 'org.x', name: 't1', action: 'created', full: 'org.x/t1/things/twin/events/created' },
@@ -11,13 +11,40 @@ const matches = (filter: string, doc: Record<string, unknown> = { thingId: 'org.
   matchesRql(parseEventFilter(filter), { doc, placeholder });
 
 describe('event filters with Ditto placeholders', () => {
-  it('rewrites placeholders in property positions only', () => {
-    expect(rewritePlaceholders('and(in(topic:action,"created"),eq(resource:path,"topic:action"))')).toBe(
-      `and(in(attributes/${PLACEHOLDER_MARK}topic:action,"created"),eq(attributes/${PLACEHOLDER_MARK}resource:path,"topic:action"))`,
-    );
-    expect(rewritePlaceholders('eq(attributes/topic:action,1)')).toBe('eq(attributes/topic:action,1)');
-    expect(rewritePlaceholders(`eq(attributes/a,'it\\'s eq(topic:action,1)')`)).toBe(
-      `eq(attributes/a,'it\\'s eq(topic:action,1)')`,
+  it('reads placeholders in property positions only', () => {
+    expect(parseEventFilter('and(in(topic:action,"created"),eq(resource:path,"topic:action"))')).toEqual({
+      type: 'and',
+      children: [
+        {
+          type: 'in',
+          property: { field: { kind: 'placeholder', name: 'topic:action' }, pos: 7 },
+          values: [{ kind: 'string', value: 'created' }],
+        },
+        {
+          type: 'compare',
+          op: 'eq',
+          property: { field: { kind: 'placeholder', name: 'resource:path' }, pos: 34 },
+          value: { kind: 'string', value: 'topic:action' },
+        },
+      ],
+    });
+    // A key that merely looks like a placeholder is still the thing's attribute.
+    expect(matches('eq(attributes/topic:action,"x")', { attributes: { 'topic:action': 'x' } })).toBe(true);
+    expect(
+      matches(`eq(attributes/a,'it\\'s eq(topic:action,1)')`, {
+        attributes: { a: "it's eq(topic:action,1)" },
+      }),
+    ).toBe(true);
+  });
+
+  it('compares placeholders as strings, without type conversion', () => {
+    expect(matches('eq(resource:path,"/")')).toBe(true);
+    expect(matches('gt(topic:action,"a")')).toBe(true);
+    expect(matches('eq(topic:action,1)')).toBe(false);
+    expect(matches('ilike(topic:action,"CREA*")')).toBe(true);
+    expect(matches('empty(topic:action)')).toBe(false);
+    expect(matches('and(eq(topic:group,"things"),eq(topic:channel,"twin"),eq(resource:type,"thing"))')).toBe(
+      true,
     );
   });
 

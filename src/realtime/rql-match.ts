@@ -1,6 +1,12 @@
-import type { ComparisonOp, RqlNode, RqlValue } from '../twins/search/rql.ast.js';
+import type {
+  ComparisonOp,
+  FilterField,
+  PropertyPlaceholder,
+  RqlNode,
+  RqlValue,
+} from '../twins/search/rql.ast.js';
 import { likeToRegex } from '../twins/search/rql.sql.js';
-import { normalizeTimestamp, type SearchField } from '../twins/search/search-fields.js';
+import { normalizeTimestamp } from '../twins/search/search-fields.js';
 
 /**
  * Evaluates a parsed RQL filter against one JSON document in memory, with the semantics of the
@@ -18,13 +24,10 @@ export type JsonDoc = Record<string, unknown>;
 export interface MatchInput {
   /** The thing: document fields plus thingId, policyId, _namespace, _revision, _created, _modified. */
   doc: JsonDoc;
-  /** Values of filter placeholders used as properties, e.g. `topic:action` (see event-filter.ts). */
-  placeholder?: (name: string) => string | undefined;
+  /** Values of placeholders used as properties, e.g. `topic:action` (see eventPlaceholders). */
+  placeholder?: (name: PropertyPlaceholder) => string | undefined;
   now?: Date;
 }
-
-/** How event-filter.ts smuggles a placeholder property past the search parser (see there). */
-export const PLACEHOLDER_MARK = '\uE000';
 
 type Scalar = string | number | boolean | null;
 const ORDER_OPS = {
@@ -73,19 +76,19 @@ class Matcher {
     }
   }
 
-  private exists(field: SearchField): boolean {
+  private exists(field: FilterField): boolean {
     const scalar = this.scalarField(field);
     if (scalar) return scalar.value !== undefined;
     return laxItems(this.input.doc, docPath(field)).length > 0;
   }
 
-  private empty(field: SearchField): boolean {
+  private empty(field: FilterField): boolean {
     const scalar = this.scalarField(field);
     if (scalar) return scalar.value === undefined || scalar.value === '';
     return laxItems(this.input.doc, docPath(field)).every(EMPTY_VALUES);
   }
 
-  private compare(op: Exclude<ComparisonOp, 'ne'>, field: SearchField, raw: RqlValue): boolean {
+  private compare(op: Exclude<ComparisonOp, 'ne'>, field: FilterField, raw: RqlValue): boolean {
     const scalar = this.scalarField(field);
     if (scalar) return this.compareColumn(op, scalar.name, scalar.value, raw);
     const value = this.resolve(raw);
@@ -105,13 +108,10 @@ class Matcher {
   }
 
   /** System fields, which Postgres keeps as columns, and filter placeholders: single values. */
-  private scalarField(field: SearchField): { name: string; value: unknown } | undefined {
+  private scalarField(field: FilterField): { name: string; value: unknown } | undefined {
     if (field.kind === 'column') return { name: field.name, value: this.input.doc[field.name] };
-    const [root, key] = field.path;
-    if (field.path.length === 2 && root === 'attributes' && key.startsWith(PLACEHOLDER_MARK)) {
-      const name = key.slice(PLACEHOLDER_MARK.length);
-      return { name, value: this.input.placeholder?.(name) };
-    }
+    if (field.kind === 'placeholder')
+      return { name: field.name, value: this.input.placeholder?.(field.name) };
     return undefined;
   }
 
@@ -167,11 +167,11 @@ function isObject(v: unknown): v is JsonDoc {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function isWildcard(field: SearchField): boolean {
+function isWildcard(field: FilterField): boolean {
   return field.kind === 'doc' && field.wildcard;
 }
 
-function docPath(field: SearchField): string[] {
+function docPath(field: FilterField): string[] {
   return field.kind === 'doc' ? field.path : [field.name];
 }
 

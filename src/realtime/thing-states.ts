@@ -120,17 +120,16 @@ function derive(e: JournalEntry, before: Known | undefined): Known | undefined {
   return { revision: e.revision, state: { ...state, _revision: e.revision, _modified: e.timestamp } };
 }
 
-/** A whole-thing write: the new document, keeping what only the previous state knows. */
+/** A whole-thing write: the stored Thing the journal holds, with the system fields. */
 function wholeThing(e: JournalEntry, before: JsonObject | undefined): JsonObject {
   const value = isJsonObject(e.value) ? e.value : {};
-  const state: JsonObject = {
-    thingId: e.thingId,
-    policyId: value.policyId ?? before?.policyId ?? e.thingId,
-  };
-  for (const key of ['definition', 'attributes', 'features'])
+  // In Ditto's field order, which jsonb does not keep.
+  const state: JsonObject = { thingId: e.thingId };
+  for (const key of ['policyId', 'definition', 'attributes', 'features'])
     if (value[key] !== undefined) state[key] = value[key];
   state._namespace = twinEvent(e).namespace;
   state._revision = e.revision;
+  // Only the creation time is not in the journal entry of a modification.
   const created = e.action === 'created' ? e.timestamp : before?._created;
   if (created !== undefined) state._created = created;
   state._modified = e.timestamp;

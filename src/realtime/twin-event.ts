@@ -1,5 +1,6 @@
 import type { JournalEntry } from '../journal/journal.types.js';
 import { isJsonObject, parsePointer, putKey, setAt, type JsonObject } from '../twins/model/json-pointer.js';
+import type { PropertyPlaceholder } from '../twins/search/index.js';
 import { eventPlaceholders } from './event-filter.js';
 
 /**
@@ -20,7 +21,7 @@ export interface TwinEvent {
   wire: string;
   wireBuffer: Buffer;
   wireBytes: number;
-  placeholder: (name: string) => string | undefined;
+  placeholder: (name: PropertyPlaceholder) => string;
 }
 
 const events = new WeakMap<JournalEntry, TwinEvent>();
@@ -74,16 +75,15 @@ function build(entry: JournalEntry): TwinEvent {
 }
 
 /**
- * A created or modified whole thing is sent as Ditto sends it: the Thing JSON in Ditto's key order
- * with its thingId. Everything else is the journal value as recorded.
+ * A created or modified whole thing is journaled as the stored Thing; jsonb keeps object keys
+ * sorted by length, so its fields are put back in Ditto's order. Everything else is the journal
+ * value as recorded.
  */
 function eventValue(entry: JournalEntry, segments: string[]): unknown {
   if (entry.action === 'deleted') return undefined;
   if (segments.length > 0 || entry.action === 'merged' || !isJsonObject(entry.value)) return entry.value;
-  const thing: JsonObject = { thingId: entry.thingId };
-  for (const key of THING_KEYS) {
-    if (key !== 'thingId' && entry.value[key] !== undefined) thing[key] = entry.value[key];
-  }
+  const thing: JsonObject = {};
+  for (const key of THING_KEYS) if (entry.value[key] !== undefined) thing[key] = entry.value[key];
   return thing;
 }
 
@@ -100,7 +100,6 @@ export function eventThing(ev: TwinEvent): JsonObject {
       const value = ev.entry.action === 'merged' ? withoutNulls(ev.value) : ev.value;
       if (ev.segments.length === 0) {
         if (isJsonObject(value)) for (const [k, v] of Object.entries(value)) putKey(thing, k, v);
-        thing.thingId = ev.entry.thingId;
       } else {
         thing = setAt(thing, ev.segments, value) as JsonObject;
       }

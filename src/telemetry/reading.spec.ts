@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { DomainError } from '../common/domain-error.js';
-import { readingProblem, telemetryPath, toRows } from './reading.js';
+import { checkReading, readingProblem, readingTime, telemetryPath, toRows } from './reading.js';
 import type { TelemetryReading } from './telemetry.types.js';
 
 const OK: TelemetryReading = {
@@ -35,8 +35,44 @@ describe('readings', () => {
     [{ value: 'a\u0000b' }, /NUL/],
     [{ value: { k: ['\uD800'] } }, /surrogate/],
     [{ value: { ['\uDC00']: 1 } }, /surrogate/],
-  ])('%j is refused', (change, why) => {
+    [{ value: Infinity }, /non-finite/],
+    [{ value: { a: [1, NaN] } }, /non-finite/],
+  ])('%p is refused', (change, why) => {
     expect(readingProblem({ ...OK, ...change })).toMatch(why);
+  });
+
+  it('tells a non-finite number apart, which would otherwise be stored as null', () => {
+    expect(checkReading({ ...OK, value: [-Infinity] })).toEqual({
+      message: 'value holds a non-finite number',
+      nonFinite: true,
+    });
+    expect(checkReading({ ...OK, seq: 'x' })?.nonFinite).toBe(false);
+  });
+
+  it.each([
+    [['status', 'level'], undefined],
+    [['a~b'], undefined],
+    [['a/b'], /path/],
+    [['a', ''], /path/],
+    [[], /path/],
+  ])('a path given as keys %j', (path, why) => {
+    const problem = checkReading({ ...OK, path })?.message;
+    if (why) expect(problem).toMatch(why);
+    else expect(problem).toBeUndefined();
+  });
+
+  it.each([
+    [1_715_342_400_123, 1_715_342_400_123],
+    ['2024-05-10T12:00:00.123Z', 1_715_342_400_123],
+    ['2024-05-10T14:00:00.123+02:00', 1_715_342_400_123],
+    [1.5, undefined],
+    ['1715342400123', undefined],
+    [true, undefined],
+    [Infinity, undefined],
+    [1e16, undefined],
+    ['10000-01-01T00:00:00Z', undefined],
+  ])('a device time %p is %p', (ts, ms) => {
+    expect(readingTime(ts)).toBe(ms);
   });
 
   it('accepts paired surrogates and escaped tildes', () => {

@@ -57,6 +57,41 @@ describe('computeChange', () => {
     });
   });
 
+  it('a whole-thing PUT journals the thing as stored, not the request body', () => {
+    const current = thing({ policyId: 'org.example:shared', attributes: { old: true } });
+    const put = (value: unknown): ComputedChange =>
+      changed(
+        computeChange(current, { type: 'modify', thingId: ID, path: [], value, origin: 'rest' }, opts()),
+      );
+    // No policyId in the body: the thing keeps its policy, and the journal says so.
+    const kept = put({ features: { f: { properties: { p: 1 } } }, attributes: { a: 1 } });
+    expect(kept).toMatchObject({ action: 'modified', status: 204 });
+    expect(kept.journalValue).toEqual(kept.next?.doc);
+    expect(Object.keys(kept.journalValue as object)).toEqual([
+      'thingId',
+      'policyId',
+      'attributes',
+      'features',
+    ]);
+    expect(kept.journalValue).toEqual({
+      thingId: ID,
+      policyId: 'org.example:shared',
+      attributes: { a: 1 },
+      features: { f: { properties: { p: 1 } } },
+    });
+    // An empty body replaces everything but the identity and the policy.
+    expect(put({}).journalValue).toEqual({ thingId: ID, policyId: 'org.example:shared' });
+    // A sub-path PUT still journals just the value written there.
+    const sub = changed(
+      computeChange(
+        current,
+        { type: 'modify', thingId: ID, path: ['attributes'], value: { b: 2 }, origin: 'rest' },
+        opts(),
+      ),
+    );
+    expect(sub.journalValue).toEqual({ b: 2 });
+  });
+
   it('records a source time for every leaf a reading writes', () => {
     const c = changed(computeChange(thing(), reading('2026-01-01T00:00:05.000Z', { t: 20, rh: 40 }), opts()));
     expect(c.next?.metadata).toEqual({

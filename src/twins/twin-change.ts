@@ -108,7 +108,8 @@ export function computeChange(
         next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now, meta),
         action: created ? 'created' : 'modified',
         status: created ? 201 : 204,
-        journalValue: cmd.value,
+        // The thing as stored (policyId kept or defaulted, thingId set), not the request body.
+        journalValue: path.length === 0 ? doc : cmd.value,
         value: path.length === 0 ? doc : cmd.value,
       };
     }

@@ -284,6 +284,20 @@ const cases: Case[] = [
     error: 'rql.expression.invalid',
   },
   {
+    name: 'an event placeholder in a search filter',
+    method: 'get',
+    path: '/api/2/search/things?filter=eq(topic:action,"created")',
+    status: 400,
+    error: 'rql.expression.invalid',
+  },
+  {
+    name: 'an event placeholder in a count filter',
+    method: 'get',
+    path: '/api/2/search/things/count?filter=exists(resource:path)',
+    status: 400,
+    error: 'rql.expression.invalid',
+  },
+  {
     name: 'RQL in short form',
     method: 'get',
     path: '/api/2/search/things?filter=a=1',

@@ -90,6 +90,25 @@ describe('events', () => {
     await socket.close();
   });
 
+  it('sends a replaced thing as stored: a body without policyId keeps, and shows, the policy', async () => {
+    await put('org.rt:rep-1', { policyId: 'org.rt:shared', attributes: { a: 1 } });
+    await feedCaughtUp(t.app); // the creation is not part of what this test expects
+    const socket = await DittoSocket.open(wsUrl);
+    await socket.control(`START-SEND-EVENTS?filter=${encodeURIComponent('eq(policyId,"org.rt:shared")')}`);
+    expect(await put('org.rt:rep-1', { attributes: { a: 2 } })).toBe(204);
+    await until('the event', () => socket.events.length >= 1);
+    const [replaced] = socket.events;
+    expect(replaced).toMatchObject({ topic: 'org.rt/rep-1/things/twin/events/modified', path: '/' });
+    expect(replaced.value).toEqual({
+      thingId: 'org.rt:rep-1',
+      policyId: 'org.rt:shared',
+      attributes: { a: 2 },
+    });
+    // Ditto's field order, though the journal keeps the thing as jsonb.
+    expect(Object.keys(replaced.value as object)).toEqual(['thingId', 'policyId', 'attributes']);
+    await socket.close();
+  });
+
   it('filters on enriched fields and on Ditto placeholders', async () => {
     const socket = await DittoSocket.open(wsUrl);
     const filter = encodeURIComponent('and(eq(attributes/kind,"pump"),ne(topic:action,"created"))');

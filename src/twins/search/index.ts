@@ -1,6 +1,15 @@
 /** The search building blocks the REST layer calls; see search.query.ts for the flow. */
 export { parseRql } from './rql.parser.js';
-export type { ComparisonOp, RqlNode, RqlPlaceholder, RqlProperty, RqlValue } from './rql.ast.js';
+export type {
+  ComparisonOp,
+  FilterField,
+  PropertyPlaceholder,
+  RqlNode,
+  RqlPlaceholder,
+  RqlProperty,
+  RqlValue,
+} from './rql.ast.js';
+export { PROPERTY_PLACEHOLDERS } from './rql.ast.js';
 export { formatRql } from './rql.ast.js';
 export { compileRql, SqlParams } from './rql.sql.js';
 export { DEFAULT_SIZE, MAX_SIZE, parseNamespaces, parseSearchOptions } from './search-options.js';

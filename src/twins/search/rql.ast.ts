@@ -7,6 +7,26 @@ export type ComparisonOp = (typeof COMPARISON_OPS)[number];
 
 export type RqlPlaceholder = 'time:now' | 'time:now_epoch_millis';
 
+/**
+ * Ditto's placeholders that may stand where a property goes, e.g. `eq(topic:action,"created")`.
+ * They describe a change notification, not a thing, so only event filters can resolve them.
+ */
+export const PROPERTY_PLACEHOLDERS = [
+  'topic:full',
+  'topic:namespace',
+  'topic:entityName',
+  'topic:group',
+  'topic:channel',
+  'topic:criterion',
+  'topic:action',
+  'resource:type',
+  'resource:path',
+] as const;
+export type PropertyPlaceholder = (typeof PROPERTY_PLACEHOLDERS)[number];
+
+/** What a filter property names: a field of the thing, or a placeholder of the event. */
+export type FilterField = SearchField | { kind: 'placeholder'; name: PropertyPlaceholder };
+
 export type RqlValue =
   | { kind: 'string'; value: string }
   /** `raw` is the literal as written, so large or precise numbers reach Postgres unrounded. */
@@ -16,7 +36,7 @@ export type RqlValue =
   | { kind: 'placeholder'; name: RqlPlaceholder };
 
 export interface RqlProperty {
-  field: SearchField;
+  field: FilterField;
   /** Offset of the property in the filter string, for error messages. */
   pos: number;
 }
@@ -27,6 +47,10 @@ export type RqlNode =
   | { type: 'compare'; op: ComparisonOp; property: RqlProperty; value: RqlValue }
   | { type: 'in'; property: RqlProperty; values: RqlValue[] }
   | { type: 'exists' | 'empty'; property: RqlProperty };
+
+export function formatProperty(field: FilterField): string {
+  return field.kind === 'placeholder' ? field.name : formatField(field);
+}
 
 export function formatValue(value: RqlValue): string {
   switch (value.kind) {
@@ -55,11 +79,11 @@ export function formatRql(node: RqlNode): string {
     case 'not':
       return `not(${formatRql(node.child)})`;
     case 'compare':
-      return `${node.op}(${formatField(node.property.field)},${formatValue(node.value)})`;
+      return `${node.op}(${formatProperty(node.property.field)},${formatValue(node.value)})`;
     case 'in':
-      return `in(${formatField(node.property.field)},${node.values.map(formatValue).join(',')})`;
+      return `in(${formatProperty(node.property.field)},${node.values.map(formatValue).join(',')})`;
     case 'exists':
     case 'empty':
-      return `${node.type}(${formatField(node.property.field)})`;
+      return `${node.type}(${formatProperty(node.property.field)})`;
   }
 }

@@ -108,6 +108,25 @@ describe('parseRql', () => {
     });
   });
 
+  it("reads Ditto's event placeholders as placeholder properties, not as thing fields", () => {
+    expect(compare('eq(topic:action,"created")').property).toEqual({
+      field: { kind: 'placeholder', name: 'topic:action' },
+      pos: 3,
+    });
+    const node = parseRql("and(in(topic:namespace,'a','b'),exists(resource:path),like(topic:full,'a/*'))");
+    expect(formatRql(node)).toBe(
+      'and(in(topic:namespace,"a","b"),exists(resource:path),like(topic:full,"a/*"))',
+    );
+    // Only in property positions, and only the names Ditto defines.
+    expect(compare('eq(attributes/x,"topic:action")').value).toEqual({
+      kind: 'string',
+      value: 'topic:action',
+    });
+    expect(errorOf('eq(topic:bogus,1)').message).toMatch(/position 3: unknown property root 'topic:bogus'/);
+    expect(errorOf('eq(topic:action/x,1)').message).toMatch(/unknown property root 'topic:action'/);
+    expect(errorOf('eq(attributes/x,topic:action)').message).toMatch(/invalid value 'topic:action'/);
+  });
+
   it('formats back to a canonical filter', () => {
     const node = parseRql("and(eq(/attributes/x,'it\\'s'), gt(_revision,-1.5e3))");
     expect(formatRql(node)).toBe('and(eq(attributes/x,"it\'s"),gt(_revision,-1.5e3))');

@@ -1,7 +1,9 @@
 import { Errors } from '../../common/errors.js';
 import {
   COMPARISON_OPS,
+  PROPERTY_PLACEHOLDERS,
   type ComparisonOp,
+  type PropertyPlaceholder,
   type RqlNode,
   type RqlProperty,
   type RqlValue,
@@ -108,6 +110,8 @@ class RqlParser {
     const bad = /^["'\s]|\s$|[(\t\n\r\f\v]/.exec(text);
     if (bad) this.fail(`unexpected '${bad[0]}' in property`, pos + bad.index);
     if (text === '') this.fail('expected a property');
+    // Parsed everywhere, so a search can answer with a clear error instead of a syntax one.
+    if (isPropertyPlaceholder(text)) return { field: { kind: 'placeholder', name: text }, pos };
     const resolved = resolveField(text, true);
     if (!resolved.ok) this.fail(resolved.message, pos + resolved.offset);
     return { field: resolved.field, pos };
@@ -213,6 +217,10 @@ class RqlParser {
   private fail(message: string, pos = this.pos): never {
     throw Errors.rqlInvalid(`Invalid RQL filter at position ${pos}: ${message}. Filter: <${this.input}>`);
   }
+}
+
+function isPropertyPlaceholder(text: string): text is PropertyPlaceholder {
+  return (PROPERTY_PLACEHOLDERS as readonly string[]).includes(text);
 }
 
 function isComparison(name: string): name is ComparisonOp {

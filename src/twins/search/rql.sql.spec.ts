@@ -152,6 +152,25 @@ describe('compileRql', () => {
     expect(keys.params[0]).toBe(`{"attributes":{"x';DROP--\\"y":{"/x":1}}}`);
   });
 
+  it.each([
+    ['eq(topic:action,"created")', 3],
+    ['and(exists(attributes/a),not(in(resource:path,"/")))', 32],
+    ['or(exists(topic:namespace))', 10],
+    ['ne(topic:criterion,"events")', 3],
+  ])('refuses the event placeholder in %s: a search has no event', (filter, pos) => {
+    let error: unknown;
+    try {
+      compile(filter);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(DomainError);
+    expect(error).toMatchObject({ status: 400, code: 'rql.expression.invalid' });
+    expect((error as DomainError).message).toMatch(
+      new RegExp(`position ${pos}: the placeholder '[a-z]+:[a-zA-Z]+'`),
+    );
+  });
+
   it('rejects a hand-built bad timestamp as a client error', () => {
     const node: RqlNode = {
       type: 'compare',

@@ -1,5 +1,5 @@
 import { Errors } from '../../common/errors.js';
-import type { ComparisonOp, RqlNode, RqlValue } from './rql.ast.js';
+import type { ComparisonOp, RqlNode, RqlProperty, RqlValue } from './rql.ast.js';
 import { normalizeTimestamp, type ColumnField, type SearchField } from './search-fields.js';
 
 /**
@@ -55,18 +55,19 @@ class Compiler {
         return `(${node.children.map((c) => this.node(c)).join(` ${node.type.toUpperCase()} `)})`;
       case 'not':
         return `NOT ${this.node(node.child)}`;
-      case 'compare':
+      case 'compare': {
+        const field = searchField(node.property);
         // Ditto: ne matches only things that have the property ("…only things which do provide an owner").
         if (node.op === 'ne') {
-          const field = node.property.field;
           return `(${this.presence('exists', field)} AND NOT ${this.compare('eq', field, node.value)})`;
         }
-        return this.compare(node.op, node.property.field, node.value);
+        return this.compare(node.op, field, node.value);
+      }
       case 'in':
-        return this.in(node.property.field, node.values);
+        return this.in(searchField(node.property), node.values);
       case 'exists':
       case 'empty':
-        return this.presence(node.type, node.property.field);
+        return this.presence(node.type, searchField(node.property));
     }
   }
 
@@ -170,6 +171,19 @@ class Compiler {
         return 'null';
     }
   }
+}
+
+/**
+ * A thing field; placeholders such as topic:action describe a change notification, which a
+ * search does not have (Ditto accepts them in event filters only).
+ */
+function searchField(property: RqlProperty): SearchField {
+  const { field } = property;
+  if (field.kind !== 'placeholder') return field;
+  throw Errors.rqlInvalid(
+    `Invalid RQL filter at position ${property.pos}: the placeholder '${field.name}' can only filter ` +
+      'change notifications (WebSocket, SSE); a search matches things, not events.',
+  );
 }
 
 function timestampInvalid(name: string, value: string) {

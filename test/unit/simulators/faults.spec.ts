@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { isObject, telemetryTopic, type Reading } from '../../../simulators/contract.js';
+import { telemetryTopic, type Reading } from '../../../simulators/contract.js';
 import {
   buildMalformed,
   FaultInjector,
@@ -12,6 +12,7 @@ import {
   type Outgoing,
 } from '../../../simulators/faults.js';
 import { createRng } from '../../../simulators/rng.js';
+import { parseDeviceMessage } from '../../../src/ingest/device-contract.js';
 
 const THING = 'org.example.sim:energy-1';
 
@@ -35,23 +36,20 @@ function publishAll(rates: FaultRates, n: number, seed = 'faults'): Outgoing[] {
   return out;
 }
 
-/** The contract's rules for a telemetry message: topic with a valid thing id, and the payload's types. */
-function isValidTelemetry(topic: string, payload: string | Buffer): boolean {
-  const match = /^things\/([^/]+)\/telemetry$/.exec(topic);
-  if (!match || !/^[a-zA-Z]\w*(?:[.-][a-zA-Z]\w*)*:[^/]+$/.test(match[1])) return false;
-  let body: unknown;
-  try {
-    body = JSON.parse(payload.toString());
-  } catch {
-    return false;
-  }
-  return (
-    isObject(body) &&
-    Number.isInteger(body.ts) &&
-    Number.isInteger(body.seq) &&
-    isObject(body.features) &&
-    Object.values(body.features).every(isObject)
+/** The platform ingest's default INGEST_MAX_PAYLOAD_BYTES. */
+const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+/**
+ * What the platform's ingest makes of a message: the reason it refuses it, or the kind it
+ * accepts it as. The simulator is checked against the ingest's own contract rather than a copy
+ * of its rules, which once called a valid message (ts as an ISO string) malformed.
+ */
+function verdict(topic: string, payload: string | Buffer, maxPayloadBytes = MAX_PAYLOAD_BYTES): string {
+  const parsed = parseDeviceMessage(
+    { topic, payload: Buffer.from(payload), receivedAt: Date.now(), retained: false },
+    { maxPayloadBytes, maxFutureSkewMs: 60_000 },
   );
+  return parsed.kind === 'rejected' ? parsed.reason : parsed.kind;
 }
 
 describe('FaultInjector', () => {
@@ -60,9 +58,9 @@ describe('FaultInjector', () => {
     expect(out.map((o) => o.kind === 'reading' && o.reading.seq)).toEqual(
       Array.from({ length: 100 }, (_, i) => i + 1),
     );
-    expect(out.every((o) => o.topic === telemetryTopic(THING) && isValidTelemetry(o.topic, o.payload))).toBe(
-      true,
-    );
+    expect(
+      out.every((o) => o.topic === telemetryTopic(THING) && verdict(o.topic, o.payload) === 'telemetry'),
+    ).toBe(true);
     expect(JSON.parse(out[0].payload as string)).toEqual(reading(1));
   });
 
@@ -133,6 +131,17 @@ describe('malformed messages', () => {
     expect(new Set(kinds)).toEqual(new Set(MALFORMED_KINDS));
   });
 
+  it.each([
+    ['not-json', 'json_invalid'],
+    ['nan', 'json_invalid'],
+    ['wrong-types', 'schema_invalid'],
+    ['bad-topic', 'thing_id_invalid'],
+    ['oversize', 'payload_too_large'],
+  ] as const)('%s: every one is refused by the ingest as %s', (kind, reason) => {
+    const verdicts = new Set(samples(kind).map((m) => verdict(m.topic, m.payload)));
+    expect(verdicts).toEqual(new Set([reason]));
+  });
+
   it('not-json: truncated JSON, key=value text or raw bytes, none of which parses', () => {
     const all = samples('not-json');
     expect(new Set(all.map((m) => m.variant))).toEqual(new Set(['truncated', 'key-value-text', 'binary']));
@@ -151,7 +160,10 @@ describe('malformed messages', () => {
     expect(new Set(all.map((m) => m.variant)).size).toBe(5);
     for (const m of all) {
       expect(() => JSON.parse(m.payload.toString())).not.toThrow();
-      expect(isValidTelemetry(m.topic, m.payload)).toBe(false);
+      expect({ variant: m.variant, verdict: verdict(m.topic, m.payload) }).toEqual({
+        variant: m.variant,
+        verdict: 'schema_invalid',
+      });
     }
   });
 
@@ -159,8 +171,8 @@ describe('malformed messages', () => {
     for (const m of samples('bad-topic')) {
       expect(m.topic).toMatch(/^things\/[^/]+\/telemetry$/);
       expect(m.topic).not.toBe(telemetryTopic(THING));
-      expect(isValidTelemetry(m.topic, m.payload)).toBe(false);
-      expect(isValidTelemetry(telemetryTopic(THING), m.payload)).toBe(true);
+      expect(verdict(m.topic, m.payload)).toBe('thing_id_invalid');
+      expect(verdict(telemetryTopic(THING), m.payload)).toBe('telemetry');
     }
   });
 
@@ -168,7 +180,8 @@ describe('malformed messages', () => {
     for (const m of samples('oversize')) {
       expect(Buffer.byteLength(m.payload)).toBeGreaterThanOrEqual(OVERSIZE_BYTES);
       expect(Buffer.byteLength(m.payload)).toBeLessThan(OVERSIZE_BYTES + 2048);
-      expect(isValidTelemetry(m.topic, m.payload)).toBe(true);
+      expect(verdict(m.topic, m.payload)).toBe('payload_too_large');
+      expect(verdict(m.topic, m.payload, 1024 * 1024)).toBe('telemetry');
     }
   });
 
