@@ -48,7 +48,9 @@ export const configSchema = z
     AUTO_CREATE_THINGS: flag(true),
     DEVICE_INACTIVITY_TIMEOUT: int(0, 86400 * 7, 300),
     INGEST_BATCH_MS: int(1, 10_000, 20),
-    INGEST_BATCH_MAX: int(1, 100_000, 1000),
+    // Big enough that a busy fleet's batches hold several readings per device: a batch costs per
+    // device written, not per reading. The broker may have twice this unacknowledged with us.
+    INGEST_BATCH_MAX: int(1, 100_000, 4000),
     INGEST_MAX_PAYLOAD_BYTES: int(16, 16 * 1024 * 1024, 64 * 1024),
     INGEST_MAX_FUTURE_SKEW_MS: int(0, 86400_000 * 365, 60_000),
     TELEMETRY_RETENTION_DAYS: int(0, 36_500, 30),

@@ -1,5 +1,4 @@
 import type { TelemetryReading } from '../telemetry/telemetry.types.js';
-import { leaves } from '../twins/metadata.js';
 import { isJsonObject, putKey, toPointer } from '../twins/model/json-pointer.js';
 import type { TwinCommand } from '../twins/twin.types.js';
 import { iso } from './device-contract.js';
@@ -14,6 +13,8 @@ export interface TimedLeaf {
   /** Epoch ms of the value (device time); the newest wins, then the higher seq, then the later. */
   time: number;
   seq: number | null;
+  /** `time` as ISO 8601, when the caller has it already (it is what the twin's leaf times hold). */
+  at?: string;
 }
 
 export interface QueuedCommand {
@@ -25,7 +26,7 @@ export const CONNECTION_STATUS = 'ConnectionStatus';
 /** Ditto's convention for "connected until further notice". */
 export const READY_FOREVER = '9999-12-31T23:59:59.999Z';
 
-/** The twin leaves of a telemetry reading (its path is a pointer without the leading slash). */
+/** The twin leaf of a telemetry reading (its path is a pointer without the leading slash). */
 export function readingLeaf(r: TelemetryReading): TimedLeaf {
   const property = r.path.split('/').map((s) => s.replaceAll('~0', '~'));
   return {
@@ -79,7 +80,7 @@ export function twinCommands(leafList: TimedLeaf[], commands: QueuedCommand[], c
     // Parents before children, so a reading of `a` and one of `a/b` in one batch nest sanely.
     for (const [pointer, leaf] of [...thing].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       place(value, leaf.path, leaf.value);
-      leafTimes[pointer] = iso(leaf.time);
+      leafTimes[pointer] = leaf.at ?? iso(leaf.time);
     }
     out.push(
       create
@@ -112,5 +113,15 @@ function place(root: Record<string, unknown>, path: string[], value: unknown): v
 
 /** How many leaves a merge patch holds; what a journal entry holds less is what was stale. */
 export function leafCount(value: unknown): number {
-  return isJsonObject(value) ? leaves([], value).length : 0;
+  return isJsonObject(value) ? countLeaves(value) : 0;
+}
+
+/** As metadata's leaves(…).length (an empty object is a leaf too), without building the pointers. */
+function countLeaves(value: unknown): number {
+  if (!isJsonObject(value)) return 1;
+  const keys = Object.keys(value);
+  if (keys.length === 0) return 1;
+  let n = 0;
+  for (const k of keys) n += countLeaves(value[k]);
+  return n;
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
+import { cappedBackoff, retrying } from '../persistence/retry.js';
 import type { InboundMessage } from './device-contract.js';
 import { IngestStats } from './ingest-stats.js';
 import { IngestWriter, type BatchOutcome } from './ingest.writer.js';
@@ -14,11 +15,20 @@ interface Pending {
 
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 5_000;
+/**
+ * Batches committing at once. A batch first writes its own rows (dead letters, presence,
+ * history), then changes its twins under their row locks. The next batch starts when the one
+ * before it reaches its twins, so its parsing and history rows overlap their twin writes and
+ * both this process and the database stay busy. More batches would only queue for the same row
+ * locks, each holding a connection.
+ */
+const PIPELINE = 2;
 
 /**
- * Gathers messages for INGEST_BATCH_MS or until INGEST_BATCH_MAX of them, commits them as one
- * transaction, then acknowledges them. One batch commits at a time; messages arriving
- * meanwhile form the next one, so batches grow with load. A failed commit (database down) is
+ * Gathers messages for INGEST_BATCH_MS or until INGEST_BATCH_MAX of them and commits them as one
+ * transaction, then acknowledges them. Batches are pipelined (see PIPELINE); messages arriving
+ * meanwhile form the next one, so batches grow with load. Acknowledgements go out in the order
+ * the messages came in, whichever batch commits first. A failed commit (database down) is
  * retried with capped backoff for as long as it takes: nothing is dropped and nothing is
  * acknowledged before it is stored, so the broker keeps redelivering what is outstanding.
  */
@@ -29,7 +39,12 @@ export class IngestBatcher {
   private readonly batchMax: number;
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private readonly running = new Set<Promise<void>>();
+  /** A batch is still writing its own rows: the next one waits, and grows meanwhile. */
+  private front = false;
+  /** Settles when the acknowledgements of the latest batch started have gone out (or were given up). */
+  private acked: Promise<void> = Promise.resolve();
+  private committing = 0;
   private stopping = false;
 
   constructor(
@@ -44,65 +59,92 @@ export class IngestBatcher {
   submit(msg: InboundMessage, ack: Ack): void {
     this.stats.received++;
     this.queue.push({ msg, ack });
-    if (this.queue.length >= this.batchMax) this.start();
-    else this.timer ??= setTimeout(() => this.start(), this.batchMs);
+    if (this.queue.length >= this.batchMax) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.batchMs);
   }
 
   /** Messages waiting or being committed; the broker still holds them unacknowledged. */
   get pending(): number {
-    return this.queue.length;
+    return this.queue.length + this.committing;
   }
 
   /**
-   * Lets a running commit finish (its acks go out); what is queued stays unacknowledged and
+   * Lets running commits finish (their acks go out); what is queued stays unacknowledged and
    * the broker redelivers it. Called by the connection before it disconnects.
    */
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.timer);
-    await this.running;
+    this.timer = undefined;
+    while (this.running.size > 0) await Promise.all(this.running);
   }
 
-  private start(): void {
+  /** Starts the next batch if there is one and the pipeline has room; else a later event will. */
+  private flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.running || this.stopping) return;
-    this.running = this.drain()
-      .catch((err: unknown) => this.logger.error(`ingest loop failed: ${describe(err)}`))
-      .finally(() => {
-        this.running = undefined;
-        if (this.queue.length > 0 && !this.stopping) this.start();
-      });
+    if (this.stopping || this.queue.length === 0 || this.front || this.running.size >= PIPELINE) return;
+    this.front = true;
+    let inFront = true;
+    const leaveFront = () => {
+      if (!inFront) return;
+      inFront = false;
+      this.front = false;
+      // What queued while this batch wrote its rows goes next, however little: waiting longer
+      // would only add latency, as the next batch will queue for the twins' locks anyway.
+      this.flush();
+    };
+    const run = this.process(this.queue.splice(0, this.batchMax), leaveFront);
+    this.running.add(run);
+    void run.finally(() => {
+      this.running.delete(run);
+      leaveFront();
+      this.flush();
+    });
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0 && !this.stopping) {
-      const batch = this.queue.splice(0, this.batchMax);
-      const outcome = await this.commitWithRetry(batch);
-      if (!outcome) return;
-      for (const p of batch) p.ack();
-      this.count(batch.length, outcome);
+  private async process(batch: Pending[], onTwinPhase: () => void): Promise<void> {
+    const before = this.acked;
+    let release!: () => void;
+    this.acked = new Promise((ok) => (release = ok));
+    this.committing += batch.length;
+    try {
+      const outcome = await this.commitWithRetry(batch, onTwinPhase);
+      await before;
+      if (outcome) {
+        for (const p of batch) p.ack();
+        this.count(batch.length, outcome);
+      }
+    } catch (err) {
+      this.logger.error(`ingest batch failed: ${describe(err)}`);
+    } finally {
+      this.committing -= batch.length;
+      release();
     }
   }
 
-  private async commitWithRetry(batch: Pending[]): Promise<BatchOutcome | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.writer.commit(batch.map((p) => p.msg));
-      } catch (err) {
-        this.stats.retries++;
-        const wait = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempt - 1));
-        const say = attempt === 1 || wait === RETRY_MAX_MS ? 'warn' : 'debug';
-        this.logger[say](
-          `committing a batch of ${batch.length} messages failed (attempt ${attempt}), retrying in ${wait} ms: ${describe(err)}`,
-        );
-        await new Promise((ok) => setTimeout(ok, wait));
-        if (this.stopping) {
-          // Back into the queue so nothing is lost track of; the broker redelivers after a restart.
-          this.queue.unshift(...batch);
-          return undefined;
-        }
-      }
+  private async commitWithRetry(
+    batch: Pending[],
+    onTwinPhase: () => void,
+  ): Promise<BatchOutcome | undefined> {
+    const messages = batch.map((p) => p.msg);
+    try {
+      return await retrying(() => this.writer.commit(messages, onTwinPhase), {
+        retryable: () => !this.stopping,
+        backoffMs: cappedBackoff(RETRY_FIRST_MS, RETRY_MAX_MS),
+        onRetry: (err, attempt, wait) => {
+          this.stats.retries++;
+          const say = attempt === 1 || wait === RETRY_MAX_MS ? 'warn' : 'debug';
+          this.logger[say](
+            `committing a batch of ${batch.length} messages failed (attempt ${attempt}), retrying in ${wait} ms: ${describe(err)}`,
+          );
+        },
+      });
+    } catch (err) {
+      if (!this.stopping) throw err;
+      // Back into the queue so nothing is lost track of; the broker redelivers after a restart.
+      this.queue.unshift(...batch);
+      return undefined;
     }
   }
 

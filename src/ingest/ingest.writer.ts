@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
-import { readingProblem, telemetryPath } from '../telemetry/reading.js';
+import { telemetryPath } from '../telemetry/reading.js';
 import { TelemetryService } from '../telemetry/telemetry.service.js';
 import type { TelemetryReading } from '../telemetry/telemetry.types.js';
 import { parseFieldSelector } from '../twins/model/fields.js';
 import type { TwinCommand } from '../twins/twin.types.js';
 import { TwinsQueryService } from '../twins/twins-query.service.js';
 import { TwinsService } from '../twins/twins.service.js';
-import { leafCount, readingLeaf, twinCommands, type QueuedCommand } from './batch-plan.js';
+import { leafCount, readingLeaf, twinCommands, type QueuedCommand, type TimedLeaf } from './batch-plan.js';
 import {
   iso,
   parseDeviceMessage,
@@ -58,7 +58,11 @@ export class IngestWriter {
     this.memory = new PresenceMemory(timeoutMs > 0 ? Math.min(timeoutMs / 4, 30_000) : 30_000);
   }
 
-  async commit(messages: InboundMessage[]): Promise<BatchOutcome> {
+  /**
+   * `onTwinPhase` is called when the batch's own rows are written and its twin changes begin
+   * (again on a retry): from there on it waits for, then holds, the row locks of its things.
+   */
+  async commit(messages: InboundMessage[], onTwinPhase?: () => void): Promise<BatchOutcome> {
     const dead: NewDeadLetter[] = [];
     const letter = (msg: InboundMessage, reason: DeadLetterReason, message: string, thingId: string | null) =>
       dead.push({
@@ -72,6 +76,8 @@ export class IngestWriter {
       });
 
     const accepted: { msg: InboundMessage; parsed: Accepted; readings: TelemetryReading[] }[] = [];
+    // The twin leaf of each reading, made with it: the device time is at hand here as epoch ms.
+    const leafOf = new Map<TelemetryReading, TimedLeaf>();
     for (const msg of messages) {
       const parsed = parseDeviceMessage(msg, this.limits);
       if (parsed.kind === 'ignored') continue;
@@ -79,10 +85,9 @@ export class IngestWriter {
         letter(msg, parsed.reason, parsed.message, parsed.thingId);
         continue;
       }
-      const readings = parsed.kind === 'telemetry' ? toReadings(parsed) : [];
-      const problem = readings.map(readingProblem).find((p) => p !== undefined);
-      if (problem) letter(msg, 'schema_invalid', `A reading cannot be stored: ${problem}.`, parsed.thingId);
-      else accepted.push({ msg, parsed, readings });
+      // parseDeviceMessage has already checked every reading with telemetry's own rules.
+      const readings = parsed.kind === 'telemetry' ? toReadings(parsed, leafOf) : [];
+      accepted.push({ msg, parsed, readings });
     }
 
     const unknown = this.autoCreate
@@ -119,7 +124,9 @@ export class IngestWriter {
       const presence = decidePresence(due, new Map(stored.map((r) => [r.thingId, r])));
       await this.repo.writePresence(tx, presence.rows);
       const fresh = await this.telemetry.insertNew(tx, readings);
-      const cmds = twinCommands([...fresh.map(readingLeaf), ...presence.leaves], commands, this.autoCreate);
+      const leaves = fresh.map((r) => leafOf.get(r) ?? readingLeaf(r));
+      const cmds = twinCommands([...leaves, ...presence.leaves], commands, this.autoCreate);
+      onTwinPhase?.();
       const outcomes = await scope.applyEach(cmds);
       let stale = 0;
       let twinChanges = 0;
@@ -164,16 +171,30 @@ export class IngestWriter {
   }
 }
 
-function toReadings(m: Extract<DeviceMessage, { kind: 'telemetry' }>): TelemetryReading[] {
+function toReadings(
+  m: Extract<DeviceMessage, { kind: 'telemetry' }>,
+  leafOf: Map<TelemetryReading, TimedLeaf>,
+): TelemetryReading[] {
   const ts = iso(m.time);
-  return m.leaves.map((l) => ({
-    thingId: m.thingId,
-    featureId: l.featureId,
-    path: telemetryPath(l.path),
-    ts,
-    seq: m.seq,
-    value: l.value,
-  }));
+  return m.leaves.map((l) => {
+    const reading: TelemetryReading = {
+      thingId: m.thingId,
+      featureId: l.featureId,
+      path: telemetryPath(l.path),
+      ts,
+      seq: m.seq,
+      value: l.value,
+    };
+    leafOf.set(reading, {
+      thingId: m.thingId,
+      path: ['features', l.featureId, 'properties', ...l.path],
+      value: l.value,
+      time: m.time,
+      seq: m.seq,
+      at: ts,
+    });
+    return reading;
+  });
 }
 
 /** The messages behind a refused command: all of the thing's data messages, or the one command. */

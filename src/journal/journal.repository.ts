@@ -26,33 +26,35 @@ interface JournalRow {
 
 @Injectable()
 export class JournalRepository {
-  /** Must be the transaction's last statement: the lock is held until commit. */
+  /**
+   * Must be the transaction's last statement: the lock is held until commit. One statement
+   * takes the lock, appends and notifies: seqs are drawn in the projection above the join with
+   * the lock's row, so never before the lock is held. The entries go in as one JSON array and
+   * their seqs come back as one string, far cheaper for the driver than a text array per column
+   * and a row per entry.
+   */
   async append(tx: Tx, entries: NewJournalEntry[]): Promise<JournalEntry[]> {
     if (entries.length === 0) return [];
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [JOURNAL_APPEND_LOCK]);
-    const rows = await tx.query<{ seq: string }>(
-      `INSERT INTO journal (seq, thing_id, revision, action, path, value, ts, origin, correlation_id)
-       SELECT nextval('journal_seq'), e.thing_id, e.revision, e.action, e.path, e.value, e.ts, e.origin, e.correlation_id
-       FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::timestamptz[], $7::text[], $8::text[])
-            WITH ORDINALITY AS e(thing_id, revision, action, path, value, ts, origin, correlation_id, n)
-       ORDER BY e.n
-       RETURNING seq`,
-      [
-        entries.map((e) => e.thingId),
-        entries.map((e) => e.revision),
-        entries.map((e) => e.action),
-        entries.map((e) => e.path),
-        entries.map((e) => (e.value === undefined ? null : JSON.stringify(e.value))),
-        entries.map((e) => e.timestamp),
-        entries.map((e) => e.origin),
-        entries.map((e) => e.correlationId),
-      ],
+    const rows = await tx.query<{ seqs: string }>(
+      `WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($2)),
+       appended AS (
+         INSERT INTO journal (seq, thing_id, revision, action, path, value, ts, origin, correlation_id)
+         SELECT nextval('journal_seq'), e.thing_id, e.revision, e.action, e.path, e.value -> 0, e.ts, e.origin, e.correlation_id
+         FROM locked, ROWS FROM (json_to_recordset($1::json) AS (thing_id text, revision bigint, action text,
+                path text, value jsonb, ts timestamptz, origin text, correlation_id text))
+              WITH ORDINALITY AS e(thing_id, revision, action, path, value, ts, origin, correlation_id, n)
+         ORDER BY e.n
+         RETURNING seq
+       )
+       -- Delivered at commit and only if it commits: other replicas LISTEN and read the journal from
+       -- their last seq, so the payload (the highest seq) is a hint, never the data.
+       SELECT string_agg(seq::text, ',' ORDER BY seq) AS seqs, pg_notify('${JOURNAL_CHANNEL}', max(seq)::text)
+       FROM appended`,
+      [entriesJson(entries), JOURNAL_APPEND_LOCK],
     );
-    // Delivered at commit and only if it commits: other replicas LISTEN and read the journal from
-    // their last seq, so the payload (the highest seq) is a hint, never the data.
-    await tx.query(`SELECT pg_notify('${JOURNAL_CHANNEL}', $1)`, [rows[rows.length - 1].seq]);
-    // RETURNING follows insertion order, which the ORDER BY fixed.
-    return entries.map((e, i) => ({ ...e, seq: rows[i].seq }));
+    // Seqs are drawn in entry order under the lock, so ascending seq is entry order.
+    const seqs = rows[0].seqs.split(',');
+    return entries.map((e, i) => ({ ...e, seq: seqs[i] }));
   }
 
   /** The highest revision each thing ever had, so a re-created thing continues its revisions. */
@@ -101,4 +103,23 @@ function toEntry(r: JournalRow): JournalEntry {
     origin: r.origin,
     correlationId: r.correlation_id,
   };
+}
+
+/**
+ * A value is wrapped in an array so that a JSON null stays a JSON null (json_to_recordset reads a
+ * bare null as SQL NULL, which is what an entry without a value stores).
+ */
+function entriesJson(entries: NewJournalEntry[]): string {
+  return JSON.stringify(
+    entries.map((e) => ({
+      thing_id: e.thingId,
+      revision: e.revision,
+      action: e.action,
+      path: e.path,
+      value: e.value === undefined ? null : [e.value],
+      ts: e.timestamp,
+      origin: e.origin,
+      correlation_id: e.correlationId,
+    })),
+  );
 }

@@ -44,41 +44,43 @@ const NUMERIC_AGGS = new Set<HistoryAgg>(['avg', 'min', 'max', 'sum']);
 @Injectable()
 export class TelemetryRepository {
   /**
-   * One statement for the whole batch. DISTINCT ON keeps the first of several readings with the
-   * same key (by input position n); ON CONFLICT skips keys already stored, including ones a
-   * concurrent transaction is inserting (it waits for that one's outcome). Rows go in in key
-   * order so two batches sharing keys lock them in the same order instead of deadlocking.
-   * Returns the input positions (0-based) of the rows that were inserted, ascending.
+   * One statement for the whole batch. Rows go in in key order so two batches sharing keys lock
+   * them in the same order instead of deadlocking; among readings with the same key the first
+   * (by input position n) goes in first, and ON CONFLICT skips the others, as it skips keys
+   * already stored, including ones a concurrent transaction is inserting (it waits for that
+   * one's outcome). Returns the input positions (0-based) of the rows inserted, ascending.
+   *
+   * The rows travel as one JSON array and the answer is one value: a text array per column and
+   * a result row per reading cost the driver more than the insert costs the server. Usually all
+   * rows are new, and the answer is NULL; only otherwise is the input matched against what was
+   * inserted (several inputs may match one row: the first of them is the one inserted).
    */
   async insertNew(tx: Tx, rows: TelemetryRow[]): Promise<number[]> {
     if (rows.length === 0) return [];
-    const result = await tx.query<{ n: string }>(
+    const result = await tx.query<{ fresh: string | null }>(
       `WITH input AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[], $6::jsonb[])
+         SELECT * FROM ROWS FROM (json_to_recordset($1::json)
+                AS (t text, f text, p text, ts timestamptz, s bigint, v jsonb))
                 WITH ORDINALITY AS r(thing_id, feature_id, path, ts, seq, value, n)
-       ), firsts AS (
-         SELECT DISTINCT ON (thing_id, feature_id, path, ts, COALESCE(seq, -1)) *
-         FROM input ORDER BY thing_id, feature_id, path, ts, COALESCE(seq, -1), n
        ), inserted AS (
          INSERT INTO telemetry (thing_id, feature_id, path, ts, seq, value)
-         SELECT thing_id, feature_id, path, ts, seq, value FROM firsts
-         ORDER BY thing_id, feature_id, path, ts, COALESCE(seq, -1)
+         -- json_to_recordset reads a JSON null as SQL NULL: the reading's value is JSON null then.
+         SELECT thing_id, feature_id, path, ts, seq, COALESCE(value, 'null'::jsonb) FROM input
+         ORDER BY thing_id, feature_id, path, ts, COALESCE(seq, -1), n
          ON CONFLICT (${KEY}) DO NOTHING
          RETURNING thing_id, feature_id, path, ts, seq
        )
-       SELECT f.n FROM firsts f JOIN inserted i USING (thing_id, feature_id, path, ts)
-       WHERE COALESCE(i.seq, -1) = COALESCE(f.seq, -1)
-       ORDER BY f.n`,
-      [
-        rows.map((r) => r.thingId),
-        rows.map((r) => r.featureId),
-        rows.map((r) => r.path),
-        rows.map((r) => r.ts),
-        rows.map((r) => r.seq),
-        rows.map((r) => r.value),
-      ],
+       SELECT CASE WHEN (SELECT count(*) FROM inserted) = $2 THEN NULL ELSE (
+         SELECT COALESCE(string_agg((n - 1)::text, ',' ORDER BY n), '') FROM (
+           SELECT min(f.n) AS n FROM input f JOIN inserted i USING (thing_id, feature_id, path, ts)
+           WHERE COALESCE(i.seq, -1) = COALESCE(f.seq, -1)
+           GROUP BY i.thing_id, i.feature_id, i.path, i.ts, i.seq) firsts
+       ) END AS fresh`,
+      [rowsJson(rows), rows.length],
     );
-    return result.map((r) => Number(r.n) - 1);
+    const fresh = result[0].fresh;
+    if (fresh === null) return rows.map((_, i) => i);
+    return fresh === '' ? [] : fresh.split(',').map(Number);
   }
 
   /** Raw points in (ts, seq) order after `after`; the index on the key serves both filter and order. */
@@ -114,4 +116,14 @@ export class TelemetryRepository {
       [q.thingId, q.featureId, q.path, q.from, q.to, q.stepMs],
     );
   }
+}
+
+/** The rows as one JSON array; `value` already is JSON text, so it is spliced in, not encoded again. */
+function rowsJson(rows: TelemetryRow[]): string {
+  const items = rows.map(
+    (r) =>
+      `{"t":${JSON.stringify(r.thingId)},"f":${JSON.stringify(r.featureId)},"p":${JSON.stringify(r.path)},` +
+      `"ts":${JSON.stringify(r.ts)},"s":${r.seq === null ? 'null' : r.seq},"v":${r.value}}`,
+  );
+  return `[${items.join(',')}]`;
 }

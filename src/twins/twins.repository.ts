@@ -31,14 +31,50 @@ export function toStoredThing(r: Omit<ThingRow, 'doc'> & { doc: unknown }): Stor
 export class TwinsRepository {
   /**
    * Row locks serialise every writer of a thing until its transaction ends. Locking in
-   * thing_id order keeps two batches that share things from deadlocking.
+   * thing_id order keeps two batches that share things from deadlocking. For a thing in
+   * `known` at the revision the row has, the row's columns are not sent and the known state is
+   * returned instead (see TwinCache); after waiting for a lock the row is its newest version,
+   * so the revision compared is the one locked.
    */
-  async lockMany(tx: Tx, thingIds: string[]): Promise<StoredThing[]> {
-    const rows = await tx.query<ThingRow>(
-      `SELECT ${COLUMNS} FROM things WHERE thing_id = ANY($1::text[]) ORDER BY thing_id FOR UPDATE`,
-      [thingIds],
+  async lockMany(
+    tx: Tx,
+    thingIds: string[],
+    known: ReadonlyMap<string, StoredThing> = new Map(),
+  ): Promise<StoredThing[]> {
+    if (known.size === 0) {
+      const rows = await tx.query<ThingRow>(
+        `SELECT ${COLUMNS} FROM things WHERE thing_id = ANY($1::text[]) ORDER BY thing_id FOR UPDATE`,
+        [thingIds],
+      );
+      return rows.map(toStoredThing);
+    }
+    const revisions = Object.fromEntries([...known].map(([id, t]) => [id, t.revision]));
+    const rows = await tx.query<ThingRow & { hit: boolean }>(
+      `SELECT thing_id, revision, hit,
+              CASE WHEN hit THEN NULL ELSE namespace END AS namespace,
+              CASE WHEN hit THEN NULL ELSE doc END AS doc,
+              CASE WHEN hit THEN NULL ELSE created_at END AS created_at,
+              CASE WHEN hit THEN NULL ELSE modified_at END AS modified_at,
+              CASE WHEN hit THEN NULL ELSE metadata END AS metadata
+       FROM (SELECT ${COLUMNS}, revision = ($2::jsonb ->> thing_id)::bigint AS hit
+             FROM things WHERE thing_id = ANY($1::text[]) ORDER BY thing_id FOR UPDATE) locked
+       ORDER BY thing_id`,
+      [thingIds, JSON.stringify(revisions)],
     );
-    return rows.map(toStoredThing);
+    const states = rows.map((r) => (r.hit ? known.get(r.thing_id) : toStoredThing(r)));
+    const lacking = rows.filter((r, i) => states[i]?.revision !== Number(r.revision)).map((r) => r.thing_id);
+    if (lacking.length === 0) return states as StoredThing[];
+    // Not expected (hit is computed on the locked version); read plainly, the rows are ours now.
+    const fetched = new Map((await this.findMany(tx, lacking)).map((t) => [t.thingId, t]));
+    return rows.flatMap((r, i) => {
+      const state = states[i]?.revision === Number(r.revision) ? states[i] : fetched.get(r.thing_id);
+      return state ? [state] : [];
+    });
+  }
+
+  /** Length of the JSON a thing was last written as by this process, if it was. */
+  writtenSize(thing: StoredThing): number | undefined {
+    return writtenSizes.get(thing);
   }
 
   /** Returns the ids actually inserted: one missing means a concurrent transaction created it first. */
@@ -47,9 +83,9 @@ export class TwinsRepository {
     const sorted = [...things].sort((a, b) => (a.thingId < b.thingId ? -1 : 1));
     const rows = await tx.query<{ thing_id: string }>(
       `INSERT INTO things (thing_id, namespace, policy_id, doc, revision, created_at, modified_at, metadata)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::timestamptz[], $7::timestamptz[], $8::jsonb[])
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS ${RECORD}
        ON CONFLICT (thing_id) DO NOTHING RETURNING thing_id`,
-      columns(sorted),
+      [recordsJson(sorted)],
     );
     return new Set(rows.map((r) => r.thing_id));
   }
@@ -59,10 +95,9 @@ export class TwinsRepository {
     await tx.query(
       `UPDATE things t SET namespace = u.namespace, policy_id = u.policy_id, doc = u.doc, revision = u.revision,
               created_at = u.created_at, modified_at = u.modified_at, metadata = u.metadata
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bigint[], $6::timestamptz[], $7::timestamptz[], $8::jsonb[])
-            AS u(thing_id, namespace, policy_id, doc, revision, created_at, modified_at, metadata)
+       FROM jsonb_to_recordset($1::jsonb) AS ${RECORD}
        WHERE t.thing_id = u.thing_id`,
-      columns(things),
+      [recordsJson(things)],
     );
   }
 
@@ -94,15 +129,34 @@ export class TwinsRepository {
   }
 }
 
-function columns(things: StoredThing[]): unknown[] {
-  return [
-    things.map((t) => t.thingId),
-    things.map((t) => t.namespace),
-    things.map((t) => t.doc.policyId),
-    things.map((t) => JSON.stringify(t.doc)),
-    things.map((t) => t.revision),
-    things.map((t) => t.created),
-    things.map((t) => t.modified),
-    things.map((t) => JSON.stringify(t.metadata)),
-  ];
+/**
+ * The shape recordsJson() writes, as jsonb_to_recordset reads it: parsed once into jsonb, the
+ * documents are then copied as they are rather than parsed again from text.
+ */
+const RECORD = `u(thing_id text, namespace text, policy_id text, doc jsonb, revision bigint,
+                  created_at timestamptz, modified_at timestamptz, metadata jsonb)`;
+
+/** Filled as things are serialized for writing, for the twin cache's budget. */
+const writtenSizes = new WeakMap<StoredThing, number>();
+
+/**
+ * All rows as one JSON array: the driver sends one string made by the native JSON.stringify,
+ * where a text array per column would escape every document element by element in JavaScript.
+ */
+function recordsJson(things: StoredThing[]): string {
+  const rows = things.map((t) => {
+    const row = JSON.stringify({
+      thing_id: t.thingId,
+      namespace: t.namespace,
+      policy_id: t.doc.policyId,
+      doc: t.doc,
+      revision: t.revision,
+      created_at: t.created,
+      modified_at: t.modified,
+      metadata: t.metadata,
+    });
+    writtenSizes.set(t, row.length);
+    return row;
+  });
+  return `[${rows.join(',')}]`;
 }

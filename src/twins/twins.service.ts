@@ -3,8 +3,10 @@ import { DomainError } from '../common/domain-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { TwinEventBus } from '../journal/event-bus.js';
 import { JournalService } from '../journal/journal.service.js';
+import { isTransientDbError, retrying } from '../persistence/retry.js';
 import { TransactionRunner, type Tx } from '../persistence/transaction.js';
-import { TwinBatch, type StagedOutcome } from './twin-batch.js';
+import { TwinBatch, type BatchWrites, type StagedOutcome } from './twin-batch.js';
+import { TwinCache } from './twin-cache.js';
 import type { JournalEntry } from '../journal/journal.types.js';
 import type { TwinChange, TwinCommand } from './twin.types.js';
 import { TwinsRepository } from './twins.repository.js';
@@ -22,19 +24,23 @@ export interface TwinScope {
 class CreationRace extends Error {}
 
 const RETRIES = 5;
-/** Postgres deadlock_detected and serialization_failure: safe to retry as a whole. */
-const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
+/** Budget of the twin cache in serialized bytes; things over the per-entry limit are not kept. */
+const CACHE_BYTES = 32 * 1024 * 1024;
+const CACHE_ENTRY_BYTES = 64 * 1024;
 
 /**
  * The one write path for twins. Every entry point (REST, MQTT, WebSocket, Ditto sync) calls
  * apply, applyMany or applyEach: the changes, the revision bumps and the journal rows commit
  * in one transaction, then the entries go on the event bus. A batch costs a handful of
- * statements whatever its size: lock all its things, write them with unnest, append the journal.
+ * statements whatever its size: lock all its things, write them with one statement each way
+ * (insert, update, delete), append the journal. Things it wrote recently are not read back
+ * (see TwinCache): only their row locks and revisions are.
  */
 @Injectable()
 export class TwinsService {
   private readonly logger = new Logger(TwinsService.name);
   private readonly maxSize: number;
+  private readonly cache = new TwinCache(CACHE_BYTES, CACHE_ENTRY_BYTES);
 
   constructor(
     @Inject(TwinsRepository) private readonly repo: TwinsRepository,
@@ -83,34 +89,48 @@ export class TwinsService {
     return this.withRetries((_tx, stage) => stage(cmds, isolate));
   }
 
-  private async withRetries<T>(
+  private withRetries<T>(
     work: (tx: Tx, stage: (cmds: TwinCommand[], isolate: boolean) => Promise<TwinOutcome[]>) => Promise<T>,
   ): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const committed: JournalEntry[] = [];
-      try {
+    return retrying(
+      async () => {
+        const committed: JournalEntry[] = [];
+        const written: BatchWrites[] = [];
         const result = await this.tx.run((tx) =>
           work(tx, async (cmds, isolate) => {
-            const outcomes = await this.stageAndWrite(tx, cmds, isolate);
+            const outcomes = await this.stageAndWrite(tx, cmds, isolate, written);
             for (const o of outcomes) if (o.ok && o.change.entry) committed.push(o.change.entry);
             return outcomes;
           }),
         );
+        // Committed: these states are now what the rows hold.
+        for (const w of written) {
+          for (const thing of [...w.inserts, ...w.updates])
+            this.cache.remember(thing, this.repo.writtenSize(thing));
+          for (const id of w.deletes) this.cache.forget(id);
+        }
         this.bus.publish(committed);
         return result;
-      } catch (err) {
-        const code = (err as { code?: string }).code;
-        const retryable =
-          err instanceof CreationRace || (code !== undefined && RETRYABLE_SQLSTATES.has(code));
-        if (!retryable || attempt >= RETRIES) throw err;
-        this.logger.debug(`retrying a twin transaction after ${code ?? 'a creation race'}`);
-      }
-    }
+      },
+      {
+        retryable: (err, attempt) =>
+          attempt < RETRIES && (err instanceof CreationRace || isTransientDbError(err)),
+        onRetry: (err) =>
+          this.logger.debug(
+            `retrying a twin transaction after ${(err as { code?: string }).code ?? 'a creation race'}`,
+          ),
+      },
+    );
   }
 
-  private async stageAndWrite(tx: Tx, cmds: TwinCommand[], isolate: boolean): Promise<TwinOutcome[]> {
+  private async stageAndWrite(
+    tx: Tx,
+    cmds: TwinCommand[],
+    isolate: boolean,
+    written: BatchWrites[],
+  ): Promise<TwinOutcome[]> {
     const ids = [...new Set(cmds.map((c) => c.thingId))].sort();
-    const current = await this.repo.lockMany(tx, ids);
+    const current = await this.repo.lockMany(tx, ids, this.cache.snapshot(ids));
     const found = new Set(current.map((t) => t.thingId));
     const lastRevisions = await this.journal.lastRevisions(
       tx,
@@ -127,6 +147,7 @@ export class TwinsService {
       staged.push(outcome);
     }
     const writes = batch.writes();
+    written.push(writes);
     const inserted = await this.repo.insertMany(tx, writes.inserts);
     if (inserted.size < writes.inserts.length) throw new CreationRace();
     await this.repo.updateMany(tx, writes.updates);

@@ -1,0 +1,112 @@
+import { describe, expect, it } from '@jest/globals';
+import { loadConfig } from '../config/config.schema.js';
+import { ConfigService } from '../config/config.service.js';
+import type { InboundMessage } from './device-contract.js';
+import { IngestStats } from './ingest-stats.js';
+import { IngestBatcher } from './ingest.batcher.js';
+import type { BatchOutcome, IngestWriter } from './ingest.writer.js';
+
+const OUTCOME: BatchOutcome = {
+  newReadings: 0,
+  duplicates: 0,
+  stale: 0,
+  twinChanges: 0,
+  deadLetters: [],
+  presence: [],
+};
+
+/** A writer whose commits the test ends, and whose twin phase it announces, one by one. */
+class FakeWriter {
+  readonly memory = { remember: () => undefined };
+  readonly commits: {
+    topics: string[];
+    twinPhase: () => void;
+    finish: () => void;
+    fail: (err: Error) => void;
+  }[] = [];
+
+  commit(messages: InboundMessage[], onTwinPhase?: () => void): Promise<BatchOutcome> {
+    return new Promise((ok, fail) =>
+      this.commits.push({
+        topics: messages.map((m) => m.topic),
+        twinPhase: () => onTwinPhase?.(),
+        finish: () => ok(OUTCOME),
+        fail,
+      }),
+    );
+  }
+}
+
+function setup(batchMax: number) {
+  const writer = new FakeWriter();
+  const stats = new IngestStats();
+  const config = new ConfigService(
+    loadConfig({ INGEST_BATCH_MAX: String(batchMax), INGEST_BATCH_MS: '10000' }),
+  );
+  const batcher = new IngestBatcher(writer as unknown as IngestWriter, stats, config);
+  const acked: string[] = [];
+  const submit = (...topics: string[]) => {
+    for (const topic of topics) {
+      batcher.submit({ topic, payload: Buffer.from('{}'), receivedAt: 0, retained: false }, () =>
+        acked.push(topic),
+      );
+    }
+  };
+  /** Ends the test: every commit finishes, and no timer is left behind. */
+  const close = async () => {
+    const stopped = batcher.stop();
+    for (const c of writer.commits) c.finish();
+    await stopped;
+  };
+  return { writer, stats, batcher, acked, submit, close };
+}
+
+/** Lets every promise callback that can run, run. */
+const settle = () => new Promise((ok) => setImmediate(ok));
+
+describe('IngestBatcher', () => {
+  it('starts the next batch when the one before reaches its twins, at most two at once', async () => {
+    const { writer, submit, close } = setup(2);
+    submit('m1', 'm2', 'm3', 'm4');
+    expect(writer.commits.map((c) => c.topics)).toEqual([['m1', 'm2']]);
+    writer.commits[0].twinPhase();
+    expect(writer.commits.map((c) => c.topics)).toEqual([
+      ['m1', 'm2'],
+      ['m3', 'm4'],
+    ]);
+    submit('m5', 'm6');
+    writer.commits[1].twinPhase();
+    // Two batches commit: the third waits for one of them to end.
+    expect(writer.commits).toHaveLength(2);
+    writer.commits[0].finish();
+    await settle();
+    expect(writer.commits.map((c) => c.topics)[2]).toEqual(['m5', 'm6']);
+    await close();
+  });
+
+  it('acknowledges only committed messages, in the order they came, whichever batch commits first', async () => {
+    const { writer, stats, acked, submit, close } = setup(2);
+    submit('m1', 'm2', 'm3', 'm4');
+    writer.commits[0].twinPhase();
+    writer.commits[1].finish();
+    await settle();
+    expect(acked).toEqual([]);
+    writer.commits[0].finish();
+    await settle();
+    expect(acked).toEqual(['m1', 'm2', 'm3', 'm4']);
+    expect(stats.acknowledged).toBe(4);
+    expect(stats.batches).toBe(2);
+    await close();
+  });
+
+  it('on stop lets running commits finish and leaves what is queued unacknowledged', async () => {
+    const { writer, batcher, acked, submit } = setup(2);
+    submit('m1', 'm2', 'm3');
+    const stopped = batcher.stop();
+    writer.commits[0].finish();
+    await stopped;
+    expect(acked).toEqual(['m1', 'm2']);
+    expect(writer.commits).toHaveLength(1);
+    expect(batcher.pending).toBe(1);
+  });
+});

@@ -1,0 +1,39 @@
+/** Postgres deadlock_detected and serialization_failure: the transaction can simply run again. */
+const TRANSIENT_SQLSTATES = new Set(['40P01', '40001']);
+
+export function isTransientDbError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && TRANSIENT_SQLSTATES.has(code);
+}
+
+export interface RetryPolicy {
+  /** Whether the failure of `attempt` (1-based) is worth another attempt; if not, it is thrown. */
+  retryable(err: unknown, attempt: number): boolean;
+  /** How long to wait before the next attempt; at once when absent. */
+  backoffMs?(attempt: number): number;
+  /** Told about each failure that will be retried, before the wait. */
+  onRetry?(err: unknown, attempt: number, waitMs: number): void;
+}
+
+/**
+ * Runs `work` until it succeeds or the policy gives up. The one retry loop of the write paths:
+ * the twin transaction retries transient conflicts at once, the ingest retries a batch with
+ * backoff for as long as the database is away. `work` must be safe to run again.
+ */
+export async function retrying<T>(work: (attempt: number) => Promise<T>, policy: RetryPolicy): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work(attempt);
+    } catch (err) {
+      if (!policy.retryable(err, attempt)) throw err;
+      const wait = policy.backoffMs?.(attempt) ?? 0;
+      policy.onRetry?.(err, attempt, wait);
+      if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+    }
+  }
+}
+
+/** first, 2×first, 4×first, … up to max. */
+export function cappedBackoff(firstMs: number, maxMs: number): (attempt: number) => number {
+  return (attempt) => Math.min(maxMs, firstMs * 2 ** (attempt - 1));
+}
