@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { JournalService } from '../journal/journal.service.js';
 import type { JournalEntry } from '../journal/journal.types.js';
 import { deleteAt, isJsonObject, setAt, type JsonObject } from '../twins/model/json-pointer.js';
 import { mergePatchAt } from '../twins/model/merge-patch.js';
@@ -21,6 +22,8 @@ const ALL_FIELDS = parseFields(
 const MAX_THINGS = 5_000;
 /** Enough for the sessions that ask about the same feed pages one after the other. */
 const MAX_SEQS = 2_000;
+/** Longest history replayed to rebuild a past state; beyond it the newest state stands in. */
+const MAX_REPLAY = 5_000;
 
 /**
  * The state of each thing right after each journal entry, for `extraFields`. Sessions that ask for
@@ -35,7 +38,10 @@ export class ThingStates {
   private readonly bySeq = new Map<string, ThingState>();
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(@Inject(TwinsQueryService) private readonly query: TwinsQueryService) {}
+  constructor(
+    @Inject(TwinsQueryService) private readonly query: TwinsQueryService,
+    @Inject(JournalService) private readonly journal: JournalService,
+  ) {}
 
   after(entries: readonly JournalEntry[]): Promise<Map<string, ThingState>> {
     const run = this.queue.then(() => this.compute(entries));
@@ -52,8 +58,9 @@ export class ThingStates {
     });
     if (todo.length === 0) return result;
     const fromDb = await this.load(this.unknownThings(todo));
+    const past = await this.statesBefore(todo, fromDb);
     for (const e of todo) {
-      const next = this.advance(e, this.byThing.get(e.thingId), fromDb);
+      const next = this.advance(e, this.byThing.get(e.thingId) ?? past.get(e.thingId), fromDb);
       this.remember(e, next);
       result.set(e.seq, next.state);
     }
@@ -88,6 +95,32 @@ export class ThingStates {
       found.set(String(view.thingId), { revision: Number(view._revision), state: view });
     }
     return found;
+  }
+
+  /**
+   * For things read from the database that have moved on since the first entry asked about (the
+   * entry was committed, then more changes, before this ran), the state just before that entry,
+   * rebuilt from the thing's journal: extra fields must show the thing as it was after each change.
+   */
+  private async statesBefore(
+    entries: JournalEntry[],
+    fromDb: Map<string, Known>,
+  ): Promise<Map<string, Known>> {
+    const first = new Map<string, number>();
+    for (const e of entries) if (!first.has(e.thingId)) first.set(e.thingId, e.revision);
+    const out = new Map<string, Known>();
+    for (const [thingId, current] of fromDb) {
+      const revision = first.get(thingId);
+      if (revision === undefined || current.revision <= revision || revision - 1 > MAX_REPLAY) continue;
+      let known: Known | undefined;
+      for (const e of await this.journal.readThing(thingId, 1, revision - 1)) {
+        if (e.revision >= revision) break;
+        known = derive(e, known);
+        if (!known) break;
+      }
+      if (known?.revision === revision - 1) out.set(thingId, known);
+    }
+    return out;
   }
 
   private remember(e: JournalEntry, next: Known): void {
