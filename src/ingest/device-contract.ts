@@ -30,6 +30,7 @@ export const DEAD_LETTER_REASONS = [
   'timestamp_in_future',
   'thing_unknown',
   'command_rejected',
+  'storage_refused',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
@@ -95,6 +96,11 @@ export function parseDeviceMessage(msg: InboundMessage, limits: ContractLimits):
   } catch (err) {
     return reject('json_invalid', `The payload is not JSON: ${(err as Error).message}`, thingId);
   }
+  // Before anything walks it: a 64 kB payload can nest thousands of levels, which recursive code
+  // (ours, and PostgreSQL's jsonb parser) cannot take, and the batch would fail every time.
+  if (deeperThan(body, MAX_JSON_DEPTH)) {
+    return reject('schema_invalid', `The payload nests deeper than ${MAX_JSON_DEPTH} levels.`, thingId);
+  }
   // JSON.parse turns 1e400 into Infinity, which no reading or twin value can hold.
   if (hasNonFiniteNumber(body))
     return reject('non_finite_number', 'The payload holds a non-finite number.', thingId);
@@ -102,6 +108,21 @@ export function parseDeviceMessage(msg: InboundMessage, limits: ContractLimits):
   const command = parseDittoCommand(thingId, body);
   if ('problem' in command) return reject('schema_invalid', command.problem, thingId);
   return { kind: 'command', thingId, time: msg.receivedAt, command };
+}
+
+/** Depth of nested objects and arrays a device message may use; property paths are far shorter. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Iterative, so it is safe on any input. */
+function deeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number];
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function parseTelemetry(

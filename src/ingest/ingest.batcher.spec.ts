@@ -110,3 +110,44 @@ describe('IngestBatcher', () => {
     expect(batcher.pending).toBe(1);
   });
 });
+
+/** Commits at once, but the database refuses any batch holding a message on topic 'poison'. */
+class PoisonWriter {
+  readonly memory = { remember: () => undefined };
+  readonly committed: string[][] = [];
+  readonly refused: string[] = [];
+
+  commit(messages: InboundMessage[]): Promise<BatchOutcome> {
+    const topics = messages.map((m) => m.topic);
+    if (topics.includes('poison')) {
+      return Promise.reject(Object.assign(new Error('invalid input syntax'), { code: '22P02' }));
+    }
+    this.committed.push(topics);
+    return Promise.resolve(OUTCOME);
+  }
+
+  refuse(msg: InboundMessage): Promise<BatchOutcome> {
+    this.refused.push(msg.topic);
+    return Promise.resolve({ ...OUTCOME, deadLetters: ['storage_refused'] });
+  }
+}
+
+describe('a message the database cannot store', () => {
+  it('is isolated by splitting its batch and dead-lettered; the rest commits and all are acknowledged', async () => {
+    const writer = new PoisonWriter();
+    const stats = new IngestStats();
+    const config = new ConfigService(loadConfig({ INGEST_BATCH_MAX: '5', INGEST_BATCH_MS: '10000' }));
+    const batcher = new IngestBatcher(writer as unknown as IngestWriter, stats, config);
+    const acked: string[] = [];
+    for (const topic of ['a', 'b', 'poison', 'c', 'd']) {
+      batcher.submit({ topic, payload: Buffer.from('{}'), receivedAt: 0, retained: false }, () =>
+        acked.push(topic),
+      );
+    }
+    for (let i = 0; i < 20 && acked.length < 5; i++) await settle();
+    expect(acked).toEqual(['a', 'b', 'poison', 'c', 'd']);
+    expect(writer.refused).toEqual(['poison']);
+    expect(writer.committed.flat()).toEqual(['a', 'b', 'c', 'd']);
+    await batcher.stop();
+  });
+});

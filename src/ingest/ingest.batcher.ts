@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
-import { cappedBackoff, retrying } from '../persistence/retry.js';
+import { cappedBackoff, isDataError, retrying } from '../persistence/retry.js';
 import type { InboundMessage } from './device-contract.js';
 import { IngestStats } from './ingest-stats.js';
 import { IngestWriter, type BatchOutcome } from './ingest.writer.js';
@@ -127,25 +127,55 @@ export class IngestBatcher {
     batch: Pending[],
     onTwinPhase: () => void,
   ): Promise<BatchOutcome | undefined> {
-    const messages = batch.map((p) => p.msg);
     try {
-      return await retrying(() => this.writer.commit(messages, onTwinPhase), {
-        retryable: () => !this.stopping,
-        backoffMs: cappedBackoff(RETRY_FIRST_MS, RETRY_MAX_MS),
-        onRetry: (err, attempt, wait) => {
-          this.stats.retries++;
-          const say = attempt === 1 || wait === RETRY_MAX_MS ? 'warn' : 'debug';
-          this.logger[say](
-            `committing a batch of ${batch.length} messages failed (attempt ${attempt}), retrying in ${wait} ms: ${describe(err)}`,
-          );
-        },
-      });
+      return await this.isolating(
+        batch.map((p) => p.msg),
+        onTwinPhase,
+      );
     } catch (err) {
       if (!this.stopping) throw err;
       // Back into the queue so nothing is lost track of; the broker redelivers after a restart.
       this.queue.unshift(...batch);
       return undefined;
     }
+  }
+
+  /**
+   * Commits the messages, retrying for as long as the database is away. If the database refuses
+   * the data itself, the same batch would fail forever and hold up every message behind it: the
+   * batch is split in halves until the message it cannot store is alone, which becomes a dead
+   * letter; all the others are committed.
+   */
+  private async isolating(messages: InboundMessage[], onTwinPhase: () => void): Promise<BatchOutcome> {
+    try {
+      return await this.commitRetrying(messages.length, () => this.writer.commit(messages, onTwinPhase));
+    } catch (err) {
+      // RangeError: input nested beyond what recursive code can take (the contract should stop it).
+      if (!(isDataError(err) || err instanceof RangeError) || this.stopping) throw err;
+      this.stats.retries++;
+      if (messages.length === 1) {
+        this.logger.warn(`a message the database cannot store becomes a dead letter: ${describe(err)}`);
+        return this.commitRetrying(1, () => this.writer.refuse(messages[0], err));
+      }
+      const half = Math.ceil(messages.length / 2);
+      const first = await this.isolating(messages.slice(0, half), onTwinPhase);
+      const second = await this.isolating(messages.slice(half), onTwinPhase);
+      return combine(first, second);
+    }
+  }
+
+  private commitRetrying(size: number, work: () => Promise<BatchOutcome>): Promise<BatchOutcome> {
+    return retrying(work, {
+      retryable: (err) => !this.stopping && !isDataError(err) && !(err instanceof RangeError),
+      backoffMs: cappedBackoff(RETRY_FIRST_MS, RETRY_MAX_MS),
+      onRetry: (err, attempt, wait) => {
+        this.stats.retries++;
+        const say = attempt === 1 || wait === RETRY_MAX_MS ? 'warn' : 'debug';
+        this.logger[say](
+          `committing a batch of ${size} messages failed (attempt ${attempt}), retrying in ${wait} ms: ${describe(err)}`,
+        );
+      },
+    });
   }
 
   private count(messages: number, o: BatchOutcome): void {
@@ -159,6 +189,17 @@ export class IngestBatcher {
     for (const reason of o.deadLetters) s.deadLetter(reason);
     this.writer.memory.remember(o.presence, Date.now());
   }
+}
+
+function combine(a: BatchOutcome, b: BatchOutcome): BatchOutcome {
+  return {
+    newReadings: a.newReadings + b.newReadings,
+    duplicates: a.duplicates + b.duplicates,
+    stale: a.stale + b.stale,
+    twinChanges: a.twinChanges + b.twinChanges,
+    deadLetters: [...a.deadLetters, ...b.deadLetters],
+    presence: [...a.presence, ...b.presence],
+  };
 }
 
 function describe(err: unknown): string {

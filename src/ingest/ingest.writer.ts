@@ -161,6 +161,28 @@ export class IngestWriter {
     });
   }
 
+  /**
+   * A message the database refused to store even alone (see the batcher's isolation of a
+   * failing batch): a dead letter with the database's reason, committed on its own.
+   */
+  async refuse(msg: InboundMessage, err: unknown): Promise<BatchOutcome> {
+    const message = `The database refused what this message carries: ${err instanceof Error ? err.message : String(err)}`;
+    const letter: NewDeadLetter = {
+      ...deadOf(msg, this.limits.maxPayloadBytes),
+      reason: 'storage_refused',
+      message,
+    };
+    await this.twins.transaction(({ tx }) => this.repo.insertDeadLetters(tx, [letter]));
+    return {
+      newReadings: 0,
+      duplicates: 0,
+      stale: 0,
+      twinChanges: 0,
+      deadLetters: ['storage_refused'],
+      presence: [],
+    };
+  }
+
   /** AUTO_CREATE_THINGS=false: messages for things that do not exist are dead letters. */
   private async unknownThings(ids: string[]): Promise<Set<string>> {
     const wanted = [...new Set(ids)];

@@ -6,6 +6,17 @@ export function isTransientDbError(err: unknown): boolean {
   return typeof code === 'string' && TRANSIENT_SQLSTATES.has(code);
 }
 
+/**
+ * Errors about the data a statement carried (data exceptions, limits such as a too-large value,
+ * check and not-null violations), not about the database being away: running the same data
+ * again fails the same way.
+ */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  return code.startsWith('22') || code.startsWith('54') || code === '23514' || code === '23502';
+}
+
 export interface RetryPolicy {
   /** Whether the failure of `attempt` (1-based) is worth another attempt; if not, it is thrown. */
   retryable(err: unknown, attempt: number): boolean;

@@ -187,6 +187,12 @@ const BAD: [string, string, string | Buffer | (() => string), string][] = [
   ['a bad feature id', 'telemetry', '{"features":{"*":{"v":1}}}', 'schema_invalid'],
   ['a NUL in a string', 'telemetry', '{"features":{"f":{"v":"a\\u0000b"}}}', 'schema_invalid'],
   [
+    'properties nested deeper than 64 levels',
+    'telemetry',
+    `{"features":{"f":${'{"a":'.repeat(70)}1${'}'.repeat(70)}}}`,
+    'schema_invalid',
+  ],
+  [
     'ts too far in the future',
     'telemetry',
     () => JSON.stringify({ ts: future(), features: { f: { v: 1 } } }),
