@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { JournalAction, JournalEntry } from '../journal/journal.types.js';
 import { deleteAt, isJsonObject, parsePointer, setAt } from '../twins/model/json-pointer.js';
 import { mergePatch, mergePatchAt } from '../twins/model/merge-patch.js';
@@ -105,15 +106,7 @@ export function content(thing: Record<string, unknown> | null | undefined): Thin
 
 /** Deep equality of JSON values, blind to key order. */
 export function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((v, i) => sameJson(v, b[i]));
-  }
-  if (!isJsonObject(a) || !isJsonObject(b)) return false;
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((k) => Object.prototype.hasOwnProperty.call(b, k) && sameJson(a[k], b[k]));
+  return isDeepStrictEqual(a, b);
 }
 
 /** Two changes overlap when one path contains the other ([] is the whole thing). */
