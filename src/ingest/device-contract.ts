@@ -1,12 +1,6 @@
-import {
-  checkReading,
-  featureIdProblem,
-  hasNonFiniteNumber,
-  readingTime,
-  seqProblem,
-} from '../telemetry/reading.js';
+import { checkReading, featureIdProblem, readingTime, seqProblem } from '../telemetry/reading.js';
 import { isJsonObject } from '../twins/model/json-pointer.js';
-import { parseThingId } from '../twins/model/thing-id.js';
+import { isValidThingId } from '../twins/model/thing-id.js';
 import { parseDittoCommand, type DeviceCommand } from './ditto-command.js';
 
 /**
@@ -73,7 +67,7 @@ export function parseDeviceMessage(msg: InboundMessage, limits: ContractLimits):
   }
   const [, thingId, channel] = match;
   if (channel === 'desired') return { kind: 'ignored', why: 'the platform publishes desired state itself' };
-  if (!isThingId(thingId)) {
+  if (!isValidThingId(thingId)) {
     return reject('thing_id_invalid', `Thing ID '${thingId}' is not valid: <namespace>:<name>.`, null);
   }
   if (msg.payload.length > limits.maxPayloadBytes) {
@@ -96,13 +90,11 @@ export function parseDeviceMessage(msg: InboundMessage, limits: ContractLimits):
   } catch (err) {
     return reject('json_invalid', `The payload is not JSON: ${(err as Error).message}`, thingId);
   }
-  // Before anything walks it: a 64 kB payload can nest thousands of levels, which recursive code
-  // (ours, and PostgreSQL's jsonb parser) cannot take, and the batch would fail every time.
-  if (deeperThan(body, MAX_JSON_DEPTH)) {
+  const shape = shapeProblem(body);
+  if (shape === 'too_deep') {
     return reject('schema_invalid', `The payload nests deeper than ${MAX_JSON_DEPTH} levels.`, thingId);
   }
-  // JSON.parse turns 1e400 into Infinity, which no reading or twin value can hold.
-  if (hasNonFiniteNumber(body))
+  if (shape === 'non_finite')
     return reject('non_finite_number', 'The payload holds a non-finite number.', thingId);
   if (channel === 'telemetry') return parseTelemetry(thingId, body, msg, limits);
   const command = parseDittoCommand(thingId, body);
@@ -113,16 +105,22 @@ export function parseDeviceMessage(msg: InboundMessage, limits: ContractLimits):
 /** Depth of nested objects and arrays a device message may use; property paths are far shorter. */
 export const MAX_JSON_DEPTH = 64;
 
-/** Iterative, so it is safe on any input. */
-function deeperThan(value: unknown, max: number): boolean {
+/**
+ * One iterative walk over the parsed payload, before anything else walks it:
+ * - too deep: a 64 kB payload can nest thousands of levels, which recursive code (ours, and
+ *   PostgreSQL's jsonb parser) cannot take, so its batch would fail every time;
+ * - non-finite: JSON.parse turns 1e400 into Infinity, which no reading or twin value can hold.
+ */
+function shapeProblem(value: unknown): 'too_deep' | 'non_finite' | undefined {
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop() as [unknown, number];
+    if (typeof node === 'number' && !Number.isFinite(node)) return 'non_finite';
     if (node === null || typeof node !== 'object') continue;
-    if (depth >= max) return true;
+    if (depth >= MAX_JSON_DEPTH) return 'too_deep';
     for (const child of Object.values(node)) stack.push([child, depth + 1]);
   }
-  return false;
+  return undefined;
 }
 
 function parseTelemetry(
@@ -236,15 +234,6 @@ function parseStatus(
 
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-function isThingId(id: string): boolean {
-  try {
-    parseThingId(id);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function reject(reason: DeadLetterReason, message: string, thingId: string | null): DeviceMessage {

@@ -1,5 +1,5 @@
 import { isValidKey } from '../twins/model/identifiers.js';
-import { parseThingId } from '../twins/model/thing-id.js';
+import { isValidThingId } from '../twins/model/thing-id.js';
 import { TelemetryErrors } from './telemetry.errors.js';
 import { isoOfMs, parseIsoInstant } from './time.js';
 import type { TelemetryReading } from './telemetry.types.js';
@@ -32,7 +32,7 @@ export function telemetryPath(segments: readonly string[]): string {
 }
 
 export function thingIdProblem(thingId: unknown): string | undefined {
-  return typeof thingId === 'string' && isThingId(thingId)
+  return typeof thingId === 'string' && isValidThingId(thingId)
     ? undefined
     : `thingId ${JSON.stringify(thingId)} is not valid`;
 }
@@ -139,15 +139,6 @@ export function hasNonFiniteNumber(value: unknown): boolean {
     if (typeof v === 'object' && v !== null) for (const child of Object.values(v)) stack.push(child);
   }
   return false;
-}
-
-function isThingId(id: string): boolean {
-  try {
-    parseThingId(id);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

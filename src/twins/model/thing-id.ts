@@ -24,6 +24,11 @@ export function parsePolicyId(id: string): NamespacedId {
   return parseNamespacedId(id, Errors.policyIdInvalid);
 }
 
+/** Whether parseThingId would accept the id, without building its error. */
+export function isValidThingId(id: string): boolean {
+  return id.length <= MAX_ID_LENGTH && ID_PATTERN.test(id);
+}
+
 /** The empty namespace is valid: Ditto allows IDs like `:name`. */
 export function isValidNamespace(ns: string): boolean {
   return ns.length < MAX_ID_LENGTH && NAMESPACE_PATTERN.test(ns);
