@@ -1,4 +1,3 @@
-import type { TelemetryReading } from '../telemetry/telemetry.types.js';
 import { isJsonObject, putKey, toPointer } from '../twins/model/json-pointer.js';
 import type { TwinCommand } from '../twins/twin.types.js';
 import { iso } from './device-contract.js';
@@ -25,18 +24,6 @@ export interface QueuedCommand {
 export const CONNECTION_STATUS = 'ConnectionStatus';
 /** Ditto's convention for "connected until further notice". */
 export const READY_FOREVER = '9999-12-31T23:59:59.999Z';
-
-/** The twin leaf of a telemetry reading (its path is a pointer without the leading slash). */
-export function readingLeaf(r: TelemetryReading): TimedLeaf {
-  const property = r.path.split('/').map((s) => s.replaceAll('~0', '~'));
-  return {
-    thingId: r.thingId,
-    path: ['features', r.featureId, 'properties', ...property],
-    value: r.value,
-    time: Date.parse(r.ts),
-    seq: r.seq,
-  };
-}
 
 /** Ditto's ConnectionStatus feature: status with readySince/readyUntil. */
 export function presenceLeaves(thingId: string, online: boolean, time: number): TimedLeaf[] {

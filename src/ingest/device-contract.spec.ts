@@ -17,6 +17,16 @@ function parse(payload: string, channel = 'telemetry', thingId = THING): DeviceM
   );
 }
 
+/** The history row of a reading of that message, as telemetry makes it. */
+const row = (path: string, value: string) => ({
+  thingId: THING,
+  featureId: 'energy',
+  path,
+  ts: '2024-05-10T11:59:00.000Z',
+  seq: 3,
+  value,
+});
+
 const reasonOf = (m: DeviceMessage): string => (m.kind === 'rejected' ? m.reason : m.kind);
 
 describe('the device contract', () => {
@@ -29,8 +39,8 @@ describe('the device contract', () => {
       time: NOW - 60_000,
       seq: 3,
       leaves: [
-        { featureId: 'energy', path: ['power'], value: 5 },
-        { featureId: 'energy', path: ['status', 'level'], value: 2 },
+        { featureId: 'energy', path: ['power'], value: 5, row: row('power', '5') },
+        { featureId: 'energy', path: ['status', 'level'], value: 2, row: row('status/level', '2') },
       ],
     });
   });

@@ -1,4 +1,11 @@
-import { checkReading, featureIdProblem, readingTime, seqProblem } from '../telemetry/reading.js';
+import {
+  featureIdProblem,
+  readingTime,
+  seqProblem,
+  storableReading,
+  type ReadingProblem,
+  type StorableReading,
+} from '../telemetry/reading.js';
 import { isJsonObject } from '../twins/model/json-pointer.js';
 import { isValidThingId } from '../twins/model/thing-id.js';
 import { parseDittoCommand, type DeviceCommand } from './ditto-command.js';
@@ -43,6 +50,8 @@ export interface LeafReading {
   /** Property path inside the feature's properties, e.g. ['status', 'level']. */
   path: string[];
   value: unknown;
+  /** The reading as the history stores it, checked by telemetry's rules. */
+  row: StorableReading;
 }
 
 export type DeviceMessage =
@@ -168,11 +177,7 @@ function parseTelemetry(
     if (!isJsonObject(properties)) {
       return reject('schema_invalid', `features.${featureId} must be an object of properties.`, thingId);
     }
-    collectLeaves(featureId, [], properties, leaves);
-  }
-  const ts = iso(time);
-  for (const { featureId, path, value } of leaves) {
-    const problem = checkReading({ thingId, featureId, path, ts, seq, value });
+    const problem = collectLeaves({ thingId, featureId, ts: time, seq }, [], properties, leaves);
     if (problem) {
       const reason = problem.nonFinite ? 'non_finite_number' : 'schema_invalid';
       return reject(reason, `A reading cannot be stored: ${problem.message}.`, thingId);
@@ -181,18 +186,29 @@ function parseTelemetry(
   return { kind: 'telemetry', thingId, time, seq: seq as number | null, leaves };
 }
 
-/** Nested objects are property sub-paths; everything else (arrays too) is one reading. */
+/**
+ * Nested objects are property sub-paths; everything else (arrays too) is one reading. Stops at
+ * the first reading telemetry refuses and returns why.
+ */
 function collectLeaves(
-  featureId: string,
+  of: { thingId: string; featureId: string; ts: number; seq: unknown },
   path: string[],
   node: Record<string, unknown>,
   out: LeafReading[],
-): void {
-  for (const [key, value] of Object.entries(node)) {
+): ReadingProblem | undefined {
+  for (const key of Object.keys(node)) {
+    const value = node[key];
     const at = [...path, key];
-    if (isJsonObject(value) && Object.keys(value).length > 0) collectLeaves(featureId, at, value, out);
-    else out.push({ featureId, path: at, value });
+    if (isJsonObject(value) && Object.keys(value).length > 0) {
+      const problem = collectLeaves(of, at, value, out);
+      if (problem) return problem;
+      continue;
+    }
+    const checked = storableReading({ ...of, path: at, value });
+    if ('problem' in checked) return checked.problem;
+    out.push({ featureId: of.featureId, path: at, value, row: checked.row });
   }
+  return undefined;
 }
 
 /**

@@ -1,15 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
-import { telemetryPath } from '../telemetry/reading.js';
+import type { StorableReading } from '../telemetry/reading.js';
 import { TelemetryService } from '../telemetry/telemetry.service.js';
-import type { TelemetryReading } from '../telemetry/telemetry.types.js';
 import { parseFieldSelector } from '../twins/model/fields.js';
 import type { TwinCommand } from '../twins/twin.types.js';
 import { TwinsQueryService } from '../twins/twins-query.service.js';
 import { TwinsService } from '../twins/twins.service.js';
-import { leafCount, readingLeaf, twinCommands, type QueuedCommand, type TimedLeaf } from './batch-plan.js';
+import { leafCount, twinCommands, type QueuedCommand, type TimedLeaf } from './batch-plan.js';
 import {
-  iso,
   parseDeviceMessage,
   type DeadLetterReason,
   type DeviceMessage,
@@ -75,9 +73,9 @@ export class IngestWriter {
         thingId,
       });
 
-    const accepted: { msg: InboundMessage; parsed: Accepted; readings: TelemetryReading[] }[] = [];
+    const accepted: { msg: InboundMessage; parsed: Accepted; readings: StorableReading[] }[] = [];
     // The twin leaf of each reading, made with it: the device time is at hand here as epoch ms.
-    const leafOf = new Map<TelemetryReading, TimedLeaf>();
+    const leafOf = new Map<StorableReading, TimedLeaf>();
     for (const msg of messages) {
       const parsed = parseDeviceMessage(msg, this.limits);
       if (parsed.kind === 'ignored') continue;
@@ -85,7 +83,7 @@ export class IngestWriter {
         letter(msg, parsed.reason, parsed.message, parsed.thingId);
         continue;
       }
-      // parseDeviceMessage has already checked every reading with telemetry's own rules.
+      // parseDeviceMessage has made every reading's row with telemetry's own rules.
       const readings = parsed.kind === 'telemetry' ? toReadings(parsed, leafOf) : [];
       accepted.push({ msg, parsed, readings });
     }
@@ -123,8 +121,8 @@ export class IngestWriter {
       const stored = await this.repo.lockPresence(tx, [...new Set(due.map((e) => e.thingId))].sort());
       const presence = decidePresence(due, new Map(stored.map((r) => [r.thingId, r])));
       await this.repo.writePresence(tx, presence.rows);
-      const fresh = await this.telemetry.insertNew(tx, readings);
-      const leaves = fresh.map((r) => leafOf.get(r) ?? readingLeaf(r));
+      const fresh = await this.telemetry.insertRows(tx, readings);
+      const leaves = fresh.map((r) => leafOf.get(r) as TimedLeaf);
       const cmds = twinCommands([...leaves, ...presence.leaves], commands, this.autoCreate);
       onTwinPhase?.();
       const outcomes = await scope.applyEach(cmds);
@@ -195,27 +193,18 @@ export class IngestWriter {
 
 function toReadings(
   m: Extract<DeviceMessage, { kind: 'telemetry' }>,
-  leafOf: Map<TelemetryReading, TimedLeaf>,
-): TelemetryReading[] {
-  const ts = iso(m.time);
+  leafOf: Map<StorableReading, TimedLeaf>,
+): StorableReading[] {
   return m.leaves.map((l) => {
-    const reading: TelemetryReading = {
-      thingId: m.thingId,
-      featureId: l.featureId,
-      path: telemetryPath(l.path),
-      ts,
-      seq: m.seq,
-      value: l.value,
-    };
-    leafOf.set(reading, {
+    leafOf.set(l.row, {
       thingId: m.thingId,
       path: ['features', l.featureId, 'properties', ...l.path],
       value: l.value,
       time: m.time,
       seq: m.seq,
-      at: ts,
+      at: l.row.ts,
     });
-    return reading;
+    return l.row;
   });
 }
 

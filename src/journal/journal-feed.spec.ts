@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import pg from 'pg';
 import { startInstance, until, type Instance } from '../../test/e2e/realtime.support.js';
 import { createTestDatabase } from '../../test/support/database.js';
 import type { TwinCommand } from '../twins/twin.types.js';
 import { TwinsService } from '../twins/twins.service.js';
 import { FEED_APPLICATION_NAME, JournalFeed, seqAfter } from './journal-feed.js';
+import { JournalService } from './journal.service.js';
 import type { JournalEntry } from './journal.types.js';
 
 /** The journal feed against real PostgreSQL: two instances on one database, as two replicas. */
@@ -134,5 +135,27 @@ describe('JournalFeed', () => {
       ...Array(5).fill(4),
     ]);
     sub.close();
+  });
+
+  it('with no subscriber keeps its place at the head without reading entries; a new one starts there', async () => {
+    const feed = a.app.get(JournalFeed);
+    const journal = a.app.get(JournalService);
+    const reads = jest.spyOn(journal, 'readAfter');
+    try {
+      await write(a, 'feed.idle', 3, 10);
+      await write(b, 'feed.idle', 3, 10);
+      const head = (await admin.query<{ seq: string }>('SELECT max(seq)::text AS seq FROM journal')).rows[0].seq;
+      await until('the head of both replicas', () => feed.head === head);
+      expect(reads).not.toHaveBeenCalled();
+      const got: JournalEntry[] = [];
+      const sub = feed.subscribe((entries) => void got.push(...entries));
+      await write(b, 'feed.idle', 1, 10);
+      // write() puts each thing, then modifies it: revisions 9 and 10 after the 8 before subscribing.
+      await until('the changes after subscribing', () => got.length >= 20);
+      expect(got.map((e) => e.revision)).toEqual([...Array(10).fill(9), ...Array(10).fill(10)]);
+      sub.close();
+    } finally {
+      reads.mockRestore();
+    }
   });
 });

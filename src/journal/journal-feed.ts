@@ -78,6 +78,8 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
   private stopped = false;
   private pumping = false;
   private again = false;
+  /** The highest seq known to be committed without reading it (bus entries, NOTIFY payloads). */
+  private hint: string | undefined;
   private listener?: pg.Client;
   private retryMs = RETRY_MIN_MS;
   private retryTimer?: NodeJS.Timeout;
@@ -97,7 +99,7 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
   async onApplicationBootstrap(): Promise<void> {
     // Listen before reading the head: a commit between the two is then announced, not lost.
     await this.connect();
-    this.unsubscribeBus = this.bus.subscribe(() => this.trigger());
+    this.unsubscribeBus = this.bus.subscribe((entries) => this.trigger(entries[entries.length - 1]?.seq));
     this.lastSeq = await this.journal.headSeq();
     this.started = true;
     this.markReady();
@@ -164,7 +166,10 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private trigger(): void {
+  private trigger(committed?: string): void {
+    if (committed !== undefined && (this.hint === undefined || seqAfter(committed, this.hint))) {
+      this.hint = committed;
+    }
     if (!this.started || this.stopped) return;
     if (this.pumping) {
       this.again = true;
@@ -190,6 +195,12 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
   private async pump(): Promise<void> {
     do {
       this.again = false;
+      if (this.subscribers.size === 0) {
+        await this.skipToHead();
+        continue;
+      }
+      // Reading the rows moves past any hint; an old one must not be taken for the head later.
+      this.hint = undefined;
       for (;;) {
         const page = await this.journal.readAfter(this.lastSeq, PAGE);
         if (this.stopped || page.length === 0) return;
@@ -198,6 +209,18 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
         if (page.length < PAGE) break;
       }
     } while (this.again && !this.stopped);
+  }
+
+  /**
+   * With nobody to deliver to, the feed only keeps its position at the head, so that a later
+   * live subscriber starts from then: reading every entry would cost the database and this
+   * process as much as the writes themselves under ingest load. Commit order is seq order, so
+   * a committed seq (from the bus or a NOTIFY) is a head with every smaller seq committed.
+   */
+  private async skipToHead(): Promise<void> {
+    const head = this.hint ?? (await this.journal.headSeq());
+    this.hint = undefined;
+    if (seqAfter(head, this.lastSeq)) this.lastSeq = head;
   }
 
   private dispatch(entries: readonly JournalEntry[]): void {
@@ -232,7 +255,7 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
       if (msg.channel !== JOURNAL_CHANNEL) return;
       // The payload is the commit's highest seq: nothing to read if we are already past it.
       if (msg.payload && !seqAfter(msg.payload, this.lastSeq)) return;
-      this.trigger();
+      this.trigger(msg.payload || undefined);
     });
     try {
       await client.connect();

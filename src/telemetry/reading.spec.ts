@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { DomainError } from '../common/domain-error.js';
-import { checkReading, readingProblem, readingTime, telemetryPath, toRows } from './reading.js';
+import { readingProblem, readingTime, storableReading, telemetryPath, toRows } from './reading.js';
 import type { TelemetryReading } from './telemetry.types.js';
 
 const OK: TelemetryReading = {
@@ -11,6 +11,12 @@ const OK: TelemetryReading = {
   seq: 7,
   value: { a: [1, 'x'] },
 };
+
+/** Why storableReading refuses the reading, or undefined. */
+function problemOf(r: Parameters<typeof storableReading>[0]) {
+  const checked = storableReading(r);
+  return 'problem' in checked ? checked.problem : undefined;
+}
 
 describe('readings', () => {
   it('become rows with an explicit offset and JSON text', () => {
@@ -42,11 +48,11 @@ describe('readings', () => {
   });
 
   it('tells a non-finite number apart, which would otherwise be stored as null', () => {
-    expect(checkReading({ ...OK, value: [-Infinity] })).toEqual({
+    expect(problemOf({ ...OK, value: [-Infinity] })).toEqual({
       message: 'value holds a non-finite number',
       nonFinite: true,
     });
-    expect(checkReading({ ...OK, seq: 'x' })?.nonFinite).toBe(false);
+    expect(problemOf({ ...OK, seq: 'x' })?.nonFinite).toBe(false);
   });
 
   it.each([
@@ -56,7 +62,7 @@ describe('readings', () => {
     [['a', ''], /path/],
     [[], /path/],
   ])('a path given as keys %j', (path, why) => {
-    const problem = checkReading({ ...OK, path })?.message;
+    const problem = problemOf({ ...OK, path })?.message;
     if (why) expect(problem).toMatch(why);
     else expect(problem).toBeUndefined();
   });
@@ -77,6 +83,14 @@ describe('readings', () => {
 
   it('accepts paired surrogates and escaped tildes', () => {
     expect(readingProblem({ ...OK, path: 'a~0b', value: '🚀' })).toBeUndefined();
+  });
+
+  it('take the time as epoch milliseconds and the path as keys, as the MQTT ingest gives them', () => {
+    expect(toRows([{ ...OK, ts: 1_715_342_400_123, path: ['status', 'a~b'] }])).toEqual([
+      { ...OK, ts: '2024-05-10T12:00:00.123Z', path: 'status/a~0b', value: '{"a":[1,"x"]}' },
+    ]);
+    expect(readingProblem({ ...OK, ts: 1.5 })).toMatch(/ts/);
+    expect(readingProblem({ ...OK, ts: 253402300800000 })).toMatch(/ts/);
   });
 
   it('a bad reading fails the whole call with its index', () => {

@@ -1,13 +1,13 @@
 import { isValidKey } from '../twins/model/identifiers.js';
 import { isValidThingId } from '../twins/model/thing-id.js';
 import { TelemetryErrors } from './telemetry.errors.js';
-import { isoOfMs, parseIsoInstant } from './time.js';
 import type { TelemetryReading } from './telemetry.types.js';
+import { isoOfMs, MAX_INSTANT_MS, MIN_INSTANT_MS, parseIsoInstant } from './time.js';
 
 /**
- * What a reading is, in one place: the store checks every reading with these rules, and the
- * MQTT ingest applies the same ones to a device message (field by field, as it decodes it)
- * to dead-letter what could not be stored.
+ * What a reading is, in one place: only storableReading makes the rows the store takes, so every
+ * reading that reaches SQL passed these rules, once. The MQTT ingest makes its rows with it as
+ * it decodes a device message, and dead-letters the message when a reading is refused.
  */
 
 /** A reading as it goes into SQL: the time with an explicit offset and the value as JSON text. */
@@ -20,6 +20,10 @@ export interface TelemetryRow {
   value: string;
 }
 
+declare const checked: unique symbol;
+/** A row made by storableReading; the store takes nothing else. */
+export type StorableReading = TelemetryRow & { readonly [checked]: true };
+
 /** Why a reading cannot be stored; `nonFinite` when the value holds NaN or ±Infinity. */
 export interface ReadingProblem {
   message: string;
@@ -28,10 +32,12 @@ export interface ReadingProblem {
 
 /** The stored path of a property: its JSON pointer without the leading slash. */
 export function telemetryPath(segments: readonly string[]): string {
-  return segments.map((s) => s.replaceAll('~', '~0')).join('/');
+  return segments.length === 1 && !segments[0].includes('~')
+    ? segments[0]
+    : segments.map((s) => s.replaceAll('~', '~0')).join('/');
 }
 
-export function thingIdProblem(thingId: unknown): string | undefined {
+function thingIdProblem(thingId: unknown): string | undefined {
   return typeof thingId === 'string' && isValidThingId(thingId)
     ? undefined
     : `thingId ${JSON.stringify(thingId)} is not valid`;
@@ -44,23 +50,26 @@ export function featureIdProblem(featureId: unknown): string | undefined {
     : `featureId ${JSON.stringify(featureId)} is not valid`;
 }
 
-/** A property path: the stored pointer (`status/level`, `~0` for `~`) or its keys (`['status', 'level']`). */
-export function pathProblem(path: unknown): string | undefined {
-  const keys =
-    typeof path === 'string'
-      ? path.split('/').map((s) => s.replaceAll('~0', '~'))
-      : Array.isArray(path) && path.length > 0
-        ? (path as unknown[])
-        : undefined;
-  return keys?.every((k) => typeof k === 'string' && isValidKey(k))
+/** The property's keys, from keys or from the stored pointer (`status/level`, `~0` for `~`). */
+function pathKeys(path: unknown): unknown[] | undefined {
+  if (typeof path === 'string') return path.split('/').map((s) => s.replaceAll('~0', '~'));
+  return Array.isArray(path) && path.length > 0 ? (path as unknown[]) : undefined;
+}
+
+function pathProblem(path: unknown): string | undefined {
+  return pathKeys(path)?.every((k) => typeof k === 'string' && isValidKey(k))
     ? undefined
     : `path ${JSON.stringify(path)} is not a property pointer such as power or status/level`;
 }
 
-export function tsProblem(ts: unknown): string | undefined {
-  return typeof ts === 'string' && parseIsoInstant(ts) !== undefined
-    ? undefined
-    : `ts ${JSON.stringify(ts)} is not an ISO 8601 instant between the years 1 and 9999`;
+function validMs(ms: number): boolean {
+  return Number.isSafeInteger(ms) && ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS;
+}
+
+/** The instant as SQL gets it (explicit offset, full precision), or undefined. */
+function sqlInstant(ts: unknown): string | undefined {
+  if (typeof ts === 'number') return validMs(ts) ? isoOfMs(ts) : undefined;
+  return typeof ts === 'string' ? parseIsoInstant(ts)?.sql : undefined;
 }
 
 export function seqProblem(seq: unknown): string | undefined {
@@ -70,7 +79,7 @@ export function seqProblem(seq: unknown): string | undefined {
     : `seq ${JSON.stringify(seq)} is neither null nor a non-negative integer`;
 }
 
-export function valueProblem(value: unknown): ReadingProblem | undefined {
+function valueProblem(value: unknown): ReadingProblem | undefined {
   // JSON.parse reads 1e400 as Infinity, and JSON.stringify would store it as null.
   if (hasNonFiniteNumber(value)) return { message: 'value holds a non-finite number', nonFinite: true };
   if (!jsonbStorable(value)) {
@@ -84,53 +93,57 @@ export function valueProblem(value: unknown): ReadingProblem | undefined {
  * ISO 8601 instant, within the years 1 to 9999 that the store can hold; else undefined.
  */
 export function readingTime(ts: unknown): number | undefined {
-  if (typeof ts === 'number') {
-    return Number.isSafeInteger(ts) && Math.abs(ts) <= 8.64e15 && parseIsoInstant(isoOfMs(ts))
-      ? ts
-      : undefined;
-  }
+  if (typeof ts === 'number') return validMs(ts) ? ts : undefined;
   if (typeof ts === 'string') return parseIsoInstant(ts)?.ms;
   return undefined;
 }
 
-/** Why the reading cannot be stored, or undefined; fields are checked whatever their static type. */
-export function checkReading(r: { [K in keyof TelemetryReading]: unknown }): ReadingProblem | undefined {
+/** The row to store, or why the reading cannot be stored; fields are checked whatever their static type. */
+export function storableReading(
+  r: { [K in keyof TelemetryReading]: unknown },
+): { row: StorableReading } | { problem: ReadingProblem } {
+  const ts = sqlInstant(r.ts);
   const problem =
     thingIdProblem(r.thingId) ??
     featureIdProblem(r.featureId) ??
     pathProblem(r.path) ??
-    tsProblem(r.ts) ??
+    (ts === undefined
+      ? `ts ${JSON.stringify(r.ts)} is neither epoch milliseconds nor an ISO 8601 instant between the years 1 and 9999`
+      : undefined) ??
     seqProblem(r.seq);
-  return problem === undefined ? valueProblem(r.value) : { message: problem, nonFinite: false };
+  if (problem !== undefined) return { problem: { message: problem, nonFinite: false } };
+  const bad = valueProblem(r.value);
+  if (bad) return { problem: bad };
+  const row: TelemetryRow = {
+    thingId: r.thingId as string,
+    featureId: r.featureId as string,
+    path: typeof r.path === 'string' ? r.path : telemetryPath(r.path as string[]),
+    ts: ts as string,
+    seq: r.seq as number | null,
+    // undefined is not JSON; a reading without a value is stored as null.
+    value: JSON.stringify(r.value === undefined ? null : r.value),
+  };
+  return { row: row as StorableReading };
 }
 
-/**
- * Why the reading cannot be stored, or undefined. insertNew checks every reading so a bad one
- * never reaches SQL, where it would abort the caller's whole transaction.
- */
+/** Why the reading cannot be stored, or undefined. */
 export function readingProblem(r: TelemetryReading): string | undefined {
-  return checkReading(r)?.message;
+  const checked = storableReading(r);
+  return 'problem' in checked ? checked.problem.message : undefined;
 }
 
 /** Throws telemetry:reading.invalid for the first bad reading; else the rows to insert. */
-export function toRows(readings: readonly TelemetryReading[]): TelemetryRow[] {
+export function toRows(readings: readonly TelemetryReading[]): StorableReading[] {
   return readings.map((r, i) => {
-    const problem = readingProblem(r);
-    if (problem !== undefined) throw TelemetryErrors.readingInvalid(i, problem);
-    return {
-      thingId: r.thingId,
-      featureId: r.featureId,
-      path: r.path,
-      ts: parseIsoInstant(r.ts)!.sql,
-      seq: r.seq,
-      // undefined is not JSON; a reading without a value is stored as null.
-      value: JSON.stringify(r.value === undefined ? null : r.value),
-    };
+    const checked = storableReading(r);
+    if ('problem' in checked) throw TelemetryErrors.readingInvalid(i, checked.problem.message);
+    return checked.row;
   });
 }
 
 /** NaN or ±Infinity anywhere in a JSON-like value. */
 export function hasNonFiniteNumber(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return typeof value === 'number' && !Number.isFinite(value);
   // An explicit stack: a device payload can nest deeper than the call stack allows.
   const stack: unknown[] = [value];
   while (stack.length > 0) {
@@ -145,14 +158,19 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 /** jsonb refuses \u0000 and unpaired surrogates, which JavaScript strings may hold. */
 function jsonbStorable(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return typeof value !== 'string' || stringStorable(value);
   const stack: unknown[] = [value];
   while (stack.length > 0) {
     const v = stack.pop();
     if (typeof v === 'string') {
-      if (LONE_SURROGATE.test(v) || v.includes('\u0000')) return false;
+      if (!stringStorable(v)) return false;
     } else if (typeof v === 'object' && v !== null) {
       for (const [k, child] of Object.entries(v)) stack.push(k, child);
     }
   }
   return true;
+}
+
+function stringStorable(s: string): boolean {
+  return !s.includes('\u0000') && !LONE_SURROGATE.test(s);
 }

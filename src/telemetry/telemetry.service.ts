@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { TransactionRunner, type Tx } from '../persistence/transaction.js';
 import { encodeCursor } from './history.cursor.js';
 import type { HistoryQuery } from './history.query.js';
-import { toRows } from './reading.js';
+import { toRows, type StorableReading } from './reading.js';
 import { TelemetryRepository, type PointRow } from './telemetry.repository.js';
 import type {
   BucketsResult,
@@ -29,9 +29,14 @@ export class TelemetryService {
    * objects). Throws telemetry:reading.invalid, before any SQL, if a reading cannot be stored.
    */
   async insertNew(tx: Tx, readings: TelemetryReading[]): Promise<TelemetryReading[]> {
-    const rows = toRows(readings);
-    const fresh = await this.repo.insertNew(tx, rows);
+    const fresh = await this.repo.insertNew(tx, toRows(readings));
     return fresh.map((i) => readings[i]);
+  }
+
+  /** As insertNew, for rows storableReading has already made (the ingest's hot path). */
+  async insertRows(tx: Tx, rows: StorableReading[]): Promise<StorableReading[]> {
+    const fresh = await this.repo.insertNew(tx, rows);
+    return fresh.map((i) => rows[i]);
   }
 
   /**

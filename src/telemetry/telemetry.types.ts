@@ -1,14 +1,14 @@
-/** One device reading of one property, as the ingest hands it over. */
+/** One device reading of one property. */
 export interface TelemetryReading {
   thingId: string;
   featureId: string;
   /**
-   * The property inside the feature's properties as a JSON pointer without the leading slash
-   * (`power`, `status/level`; a `~` in a key is written `~0`): build it with telemetryPath().
+   * The property inside the feature's properties: its keys (`['status', 'level']`), or its JSON
+   * pointer without the leading slash (`status/level`; a `~` in a key is written `~0`).
    */
-  path: string;
-  /** Device time, ISO 8601 (without an offset it is UTC). */
-  ts: string;
+  path: string | readonly string[];
+  /** Device time: epoch milliseconds, or ISO 8601 (without an offset it is UTC). */
+  ts: number | string;
   /** The device's sequence number, a non-negative integer, or null when the device sends none. */
   seq: number | null;
   value: unknown;
