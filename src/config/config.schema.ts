@@ -51,6 +51,9 @@ export const configSchema = z
     // Big enough that a busy fleet's batches hold several readings per device: a batch costs per
     // device written, not per reading. The broker may have twice this unacknowledged with us.
     INGEST_BATCH_MAX: int(1, 100_000, 4000),
+    // Each batch commits as this many transactions, one per share of the devices, so one's twin
+    // writes do not wait for the other's row locks. Each takes a pooled connection (two batches).
+    INGEST_LANES: int(1, 16, 2),
     INGEST_MAX_PAYLOAD_BYTES: int(16, 16 * 1024 * 1024, 64 * 1024),
     INGEST_MAX_FUTURE_SKEW_MS: int(0, 86400_000 * 365, 60_000),
     TELEMETRY_RETENTION_DAYS: int(0, 36_500, 30),

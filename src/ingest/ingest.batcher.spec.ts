@@ -3,7 +3,7 @@ import { loadConfig } from '../config/config.schema.js';
 import { ConfigService } from '../config/config.service.js';
 import type { InboundMessage } from './device-contract.js';
 import { IngestStats } from './ingest-stats.js';
-import { IngestBatcher } from './ingest.batcher.js';
+import { IngestBatcher, laneOf } from './ingest.batcher.js';
 import type { BatchOutcome, IngestWriter } from './ingest.writer.js';
 
 const OUTCOME: BatchOutcome = {
@@ -97,6 +97,42 @@ describe('IngestBatcher', () => {
     expect(stats.acknowledged).toBe(4);
     expect(stats.batches).toBe(2);
     await close();
+  });
+
+  it('commits a batch as one transaction per lane, each thing always in the same lane', async () => {
+    const { writer, stats, acked, submit, close } = setup(6);
+    const a = 'things/org.example:a/telemetry';
+    const b = 'things/org.example:b/telemetry';
+    expect(laneOf(a, 2)).not.toBe(laneOf(b, 2));
+    submit(a, b, `${a}`, 'things/org.example:a/status', b, 'elsewhere');
+    const lanes = writer.commits.map((c) => c.topics);
+    expect(lanes).toHaveLength(2);
+    expect(lanes.flat().sort()).toEqual([a, a, 'things/org.example:a/status', b, b, 'elsewhere'].sort());
+    for (const lane of lanes) {
+      expect(new Set(lane.filter((t) => t.startsWith('things/')).map((t) => t.split('/')[1])).size).toBe(1);
+    }
+    // The next batch starts only when both lanes have reached their twins.
+    submit(a, b);
+    writer.commits[0].twinPhase();
+    expect(writer.commits).toHaveLength(2);
+    writer.commits[1].twinPhase();
+    writer.commits[0].finish();
+    await settle();
+    // Acknowledged only when every lane of the batch has committed.
+    expect(acked).toEqual([]);
+    writer.commits[1].finish();
+    await settle();
+    expect(acked).toEqual([a, b, a, 'things/org.example:a/status', b, 'elsewhere']);
+    expect(stats.batches).toBe(1);
+    await close();
+  });
+
+  it('spreads things over the lanes', () => {
+    const counts = [0, 0, 0];
+    for (let i = 0; i < 3000; i++) counts[laneOf(`things/org.example:meter-${i}/telemetry`, 3)]++;
+    for (const n of counts) expect(n).toBeGreaterThan(800);
+    expect(laneOf('things/org.example:x/telemetry', 1)).toBe(0);
+    expect(laneOf('not/a/thing', 4)).toBe(0);
   });
 
   it('on stop lets running commits finish and leaves what is queued unacknowledged', async () => {

@@ -37,6 +37,7 @@ export class IngestBatcher {
   private readonly logger = new Logger('Ingest');
   private readonly batchMs: number;
   private readonly batchMax: number;
+  private readonly lanes: number;
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Set<Promise<void>>();
@@ -54,6 +55,7 @@ export class IngestBatcher {
   ) {
     this.batchMs = config.get('INGEST_BATCH_MS');
     this.batchMax = config.get('INGEST_BATCH_MAX');
+    this.lanes = config.get('INGEST_LANES');
   }
 
   submit(msg: InboundMessage, ack: Ack): void {
@@ -128,7 +130,7 @@ export class IngestBatcher {
     onTwinPhase: () => void,
   ): Promise<BatchOutcome | undefined> {
     try {
-      return await this.isolating(
+      return await this.commitLanes(
         batch.map((p) => p.msg),
         onTwinPhase,
       );
@@ -138,6 +140,26 @@ export class IngestBatcher {
       this.queue.unshift(...batch);
       return undefined;
     }
+  }
+
+  /**
+   * One transaction per lane, all at once: a thing's messages always share a lane, so the lanes'
+   * twin writes never wait for each other's row locks, and one lane's writes overlap the other's
+   * round trips. Each lane commits (and is retried) on its own; the batch is done when all are.
+   */
+  private async commitLanes(messages: InboundMessage[], onTwinPhase: () => void): Promise<BatchOutcome> {
+    const lanes: InboundMessage[][] = Array.from({ length: this.lanes }, () => []);
+    for (const msg of messages) lanes[laneOf(msg.topic, this.lanes)].push(msg);
+    const used = lanes.filter((l) => l.length > 0);
+    let inTwinPhase = 0;
+    const reached = () => {
+      if (++inTwinPhase === used.length) onTwinPhase();
+    };
+    // allSettled: a lane that failed must not leave the others running unwatched.
+    const settled = await Promise.allSettled(used.map((lane) => this.isolating(lane, reached)));
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.map((r) => (r as PromiseFulfilledResult<BatchOutcome>).value).reduce(combine, EMPTY);
   }
 
   /**
@@ -189,6 +211,24 @@ export class IngestBatcher {
     for (const reason of o.deadLetters) s.deadLetter(reason);
     this.writer.memory.remember(o.presence, Date.now());
   }
+}
+
+const EMPTY: BatchOutcome = {
+  newReadings: 0,
+  duplicates: 0,
+  stale: 0,
+  twinChanges: 0,
+  deadLetters: [],
+  presence: [],
+};
+
+/** All messages of one thing go to one lane; a topic outside `things/{id}/…` goes to the first. */
+export function laneOf(topic: string, lanes: number): number {
+  const end = topic.indexOf('/', 7);
+  if (lanes === 1 || !topic.startsWith('things/') || end < 0) return 0;
+  let hash = 0;
+  for (let i = 7; i < end; i++) hash = (Math.imul(hash, 31) + topic.charCodeAt(i)) | 0;
+  return (hash >>> 0) % lanes;
 }
 
 function combine(a: BatchOutcome, b: BatchOutcome): BatchOutcome {
