@@ -4,6 +4,7 @@ import { ThingMetadata1764140100000 } from '../../migrations/1764140100000-Thing
 import { Telemetry1764150000000 } from '../../migrations/1764150000000-Telemetry.js';
 import { Ingest1764160000000 } from '../../migrations/1764160000000-Ingest.js';
 import { DittoSync1764170000000 } from '../../migrations/1764170000000-DittoSync.js';
+import { TelemetrySeries1764180000000 } from '../../migrations/1764180000000-TelemetrySeries.js';
 
 /**
  * The one options object for the app, the migrate script and the TypeORM CLI.
@@ -23,6 +24,7 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
       Telemetry1764150000000,
       Ingest1764160000000,
       DittoSync1764170000000,
+      TelemetrySeries1764180000000,
     ],
     entities: [],
     extra: { max: poolSize, application_name: 'twin-platform' },

@@ -1,10 +1,26 @@
 import { Injectable } from '@nestjs/common';
 import type { Tx } from '../persistence/transaction.js';
-import type { TelemetryRow } from './reading.js';
 import type { HistoryAgg, PointKey, PropertyRef } from './telemetry.types.js';
 
 /** The dedup key as the unique index spells it; ON CONFLICT must name the same expression. */
-const KEY = 'thing_id, feature_id, path, ts, (COALESCE(seq, -1))';
+const KEY = 'series_id, ts, (COALESCE(seq, -1))';
+/** The series of a property, for the history queries ($1 thing, $2 feature, $3 path). */
+const SERIES = 'series_id = (SELECT id FROM telemetry_series WHERE thing_id = $1 AND feature_id = $2 AND path = $3)';
+
+/** What a series is: one property of one feature of one thing. */
+export interface SeriesKey {
+  thingId: string;
+  featureId: string;
+  path: string;
+}
+
+/** A reading as stored: its series' id, the time with an explicit offset, the value as JSON text. */
+export interface PointToStore {
+  series: number;
+  ts: string;
+  seq: number | null;
+  value: string;
+}
 /** Exact to the microsecond, so a cursor taken from it resumes exactly after the point. */
 const EXACT_TS = `to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
@@ -44,6 +60,41 @@ const NUMERIC_AGGS = new Set<HistoryAgg>(['avg', 'min', 'max', 'sum']);
 @Injectable()
 export class TelemetryRepository {
   /**
+   * The ids of the series, in input order, creating the missing ones. `created` marks ids this
+   * transaction made: they exist for others only once it commits. Keys must be distinct.
+   */
+  async seriesIds(tx: Tx, keys: SeriesKey[]): Promise<{ id: number; created: boolean }[]> {
+    const input = JSON.stringify(keys.map((k) => ({ t: k.thingId, f: k.featureId, p: k.path })));
+    const rows = await tx.query<{ n: string; id: number | null; created: boolean }>(
+      `WITH input AS (
+         SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (t text, f text, p text))
+                WITH ORDINALITY AS i(t, f, p, n)
+       ), created AS (
+         INSERT INTO telemetry_series (thing_id, feature_id, path)
+         SELECT t, f, p FROM input ORDER BY t, f, p
+         ON CONFLICT (thing_id, feature_id, path) DO NOTHING
+         RETURNING id, thing_id, feature_id, path
+       )
+       SELECT i.n, COALESCE(c.id, s.id) AS id, c.id IS NOT NULL AS created
+       FROM input i
+       LEFT JOIN created c ON c.thing_id = i.t AND c.feature_id = i.f AND c.path = i.p
+       LEFT JOIN telemetry_series s ON s.thing_id = i.t AND s.feature_id = i.f AND s.path = i.p
+       ORDER BY i.n`,
+      [input],
+    );
+    const out = rows.map((r) => ({ id: r.id, created: r.created }));
+    // A series another transaction committed while this statement ran: its snapshot did not
+    // show it, but the insert saw the conflict. A new statement sees it.
+    const late = keys.filter((_, i) => out[i].id === null);
+    if (late.length > 0) {
+      const again = await this.seriesIds(tx, late);
+      let next = 0;
+      for (const o of out) if (o.id === null) Object.assign(o, again[next++]);
+    }
+    return out as { id: number; created: boolean }[];
+  }
+
+  /**
    * One statement for the whole batch. Rows go in in key order so two batches sharing keys lock
    * them in the same order instead of deadlocking; among readings with the same key the first
    * (by input position n) goes in first, and ON CONFLICT skips the others, as it skips keys
@@ -55,26 +106,26 @@ export class TelemetryRepository {
    * rows are new, and the answer is NULL; only otherwise is the input matched against what was
    * inserted (several inputs may match one row: the first of them is the one inserted).
    */
-  async insertNew(tx: Tx, rows: TelemetryRow[]): Promise<number[]> {
+  async insertNew(tx: Tx, rows: PointToStore[]): Promise<number[]> {
     if (rows.length === 0) return [];
     const result = await tx.query<{ fresh: string | null }>(
       `WITH input AS (
          SELECT * FROM ROWS FROM (json_to_recordset($1::json)
-                AS (t text, f text, p text, ts timestamptz, s bigint, v jsonb))
-                WITH ORDINALITY AS r(thing_id, feature_id, path, ts, seq, value, n)
+                AS (i integer, ts timestamptz, s bigint, v jsonb))
+                WITH ORDINALITY AS r(series_id, ts, seq, value, n)
        ), inserted AS (
-         INSERT INTO telemetry (thing_id, feature_id, path, ts, seq, value)
+         INSERT INTO telemetry (series_id, ts, seq, value)
          -- json_to_recordset reads a JSON null as SQL NULL: the reading's value is JSON null then.
-         SELECT thing_id, feature_id, path, ts, seq, COALESCE(value, 'null'::jsonb) FROM input
-         ORDER BY thing_id, feature_id, path, ts, COALESCE(seq, -1), n
+         SELECT series_id, ts, seq, COALESCE(value, 'null'::jsonb) FROM input
+         ORDER BY series_id, ts, COALESCE(seq, -1), n
          ON CONFLICT (${KEY}) DO NOTHING
-         RETURNING thing_id, feature_id, path, ts, seq
+         RETURNING series_id, ts, seq
        )
        SELECT CASE WHEN (SELECT count(*) FROM inserted) = $2 THEN NULL ELSE (
          SELECT COALESCE(string_agg((n - 1)::text, ',' ORDER BY n), '') FROM (
-           SELECT min(f.n) AS n FROM input f JOIN inserted i USING (thing_id, feature_id, path, ts)
+           SELECT min(f.n) AS n FROM input f JOIN inserted i USING (series_id, ts)
            WHERE COALESCE(i.seq, -1) = COALESCE(f.seq, -1)
-           GROUP BY i.thing_id, i.feature_id, i.path, i.ts, i.seq) firsts
+           GROUP BY i.series_id, i.ts, i.seq) firsts
        ) END AS fresh`,
       [rowsJson(rows), rows.length],
     );
@@ -93,7 +144,7 @@ export class TelemetryRepository {
     }
     return db.query<PointRow>(
       `SELECT ${EXACT_TS} AS ts, seq, value FROM telemetry
-       WHERE thing_id = $1 AND feature_id = $2 AND path = $3 AND ts >= $4::timestamptz AND ts < $5::timestamptz ${after}
+       WHERE ${SERIES} AND ts >= $4::timestamptz AND ts < $5::timestamptz ${after}
        ORDER BY ts, COALESCE(seq, -1)
        LIMIT $6`,
       params,
@@ -110,7 +161,7 @@ export class TelemetryRepository {
       `SELECT date_bin($6::bigint * interval '1 millisecond', ts, timestamptz '1970-01-01T00:00:00Z') AS bucket,
               count(*) AS count, ${AGG_SQL[q.agg]} AS value
        FROM telemetry
-       WHERE thing_id = $1 AND feature_id = $2 AND path = $3 AND ts >= $4::timestamptz AND ts < $5::timestamptz
+       WHERE ${SERIES} AND ts >= $4::timestamptz AND ts < $5::timestamptz
              ${numericOnly}
        GROUP BY bucket ORDER BY bucket`,
       [q.thingId, q.featureId, q.path, q.from, q.to, q.stepMs],
@@ -119,11 +170,10 @@ export class TelemetryRepository {
 }
 
 /** The rows as one JSON array; `value` already is JSON text, so it is spliced in, not encoded again. */
-function rowsJson(rows: TelemetryRow[]): string {
+function rowsJson(rows: PointToStore[]): string {
+  // ts is ISO 8601 as storableReading wrote it: nothing in it needs escaping.
   const items = rows.map(
-    (r) =>
-      `{"t":${JSON.stringify(r.thingId)},"f":${JSON.stringify(r.featureId)},"p":${JSON.stringify(r.path)},` +
-      `"ts":${JSON.stringify(r.ts)},"s":${r.seq === null ? 'null' : r.seq},"v":${r.value}}`,
+    (r) => `{"i":${r.series},"ts":"${r.ts}","s":${r.seq === null ? 'null' : r.seq},"v":${r.value}}`,
   );
   return `[${items.join(',')}]`;
 }

@@ -3,7 +3,8 @@ import { TransactionRunner, type Tx } from '../persistence/transaction.js';
 import { encodeCursor } from './history.cursor.js';
 import type { HistoryQuery } from './history.query.js';
 import { toRows, type StorableReading } from './reading.js';
-import { TelemetryRepository, type PointRow } from './telemetry.repository.js';
+import { SeriesCache } from './series-cache.js';
+import { TelemetryRepository, type PointRow, type SeriesKey } from './telemetry.repository.js';
 import type {
   BucketsResult,
   HistoryBucket,
@@ -17,6 +18,9 @@ import { displayInstant, isoOfMs } from './time.js';
 /** Stores device readings and answers their history. */
 @Injectable()
 export class TelemetryService {
+  /** About 100 bytes an entry: 200,000 series (20,000 devices of 10 properties) in some 20 MB. */
+  private readonly series = new SeriesCache(200_000);
+
   constructor(
     @Inject(TelemetryRepository) private readonly repo: TelemetryRepository,
     @Inject(TransactionRunner) private readonly tx: TransactionRunner,
@@ -27,16 +31,41 @@ export class TelemetryService {
    * (thingId, featureId, path, ts, seq) — stored ones and repeats within `readings` (the
    * first wins) — and returns exactly the readings that were new, in input order (the same
    * objects). Throws telemetry:reading.invalid, before any SQL, if a reading cannot be stored.
+   * The thing, feature and path are stored once per series; readings refer to it by id.
    */
   async insertNew(tx: Tx, readings: TelemetryReading[]): Promise<TelemetryReading[]> {
-    const fresh = await this.repo.insertNew(tx, toRows(readings));
-    return fresh.map((i) => readings[i]);
+    const rows = toRows(readings);
+    const fresh = await this.insertRows(tx, rows);
+    const index = new Map(rows.map((r, i) => [r, i]));
+    return fresh.map((r) => readings[index.get(r) as number]);
   }
 
   /** As insertNew, for rows storableReading has already made (the ingest's hot path). */
   async insertRows(tx: Tx, rows: StorableReading[]): Promise<StorableReading[]> {
-    const fresh = await this.repo.insertNew(tx, rows);
+    const series = await this.seriesOf(tx, rows);
+    const fresh = await this.repo.insertNew(
+      tx,
+      rows.map((r, i) => ({ series: series[i], ts: r.ts, seq: r.seq, value: r.value })),
+    );
     return fresh.map((i) => rows[i]);
+  }
+
+  /** The series id of each row, from the cache or, for the others, from the database. */
+  private async seriesOf(tx: Tx, rows: StorableReading[]): Promise<number[]> {
+    const keys = rows.map((r) => SeriesCache.key(r.thingId, r.featureId, r.path));
+    const missing = new Map<string, SeriesKey>();
+    keys.forEach((key, i) => {
+      if (this.series.get(key) === undefined && !missing.has(key)) missing.set(key, rows[i]);
+    });
+    if (missing.size === 0) return keys.map((key) => this.series.get(key) as number);
+    const found = await this.repo.seriesIds(tx, [...missing.values()]);
+    const ids = new Map<string, number>();
+    [...missing.keys()].forEach((key, i) => {
+      ids.set(key, found[i].id);
+      // One this transaction created is real for others only if it commits: not cached yet.
+      if (!found[i].created) this.series.remember(key, found[i].id);
+    });
+    return keys.map((key) => this.series.get(key) ?? (ids.get(key) as number));
   }
 
   /**

@@ -68,7 +68,7 @@ describe('a simulated fleet with faults', () => {
     await waitFor(
       `${expected} readings in history`,
       async () => {
-        const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM telemetry WHERE thing_id LIKE $1`, [
+        const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM telemetry_readings WHERE thing_id LIKE $1`, [
           `${namespace}:%`,
         ]);
         return rows[0].n === expected ? true : undefined;
@@ -79,7 +79,7 @@ describe('a simulated fleet with faults', () => {
     const stats = t.app.get(IngestStats);
     await waitFor('every message acknowledged', () => stats.acknowledged === stats.received);
     const { rows: total } = await t.db.query(
-      `SELECT count(*)::int AS n, count(DISTINCT (thing_id, feature_id, path, ts, seq))::int AS d FROM telemetry WHERE thing_id LIKE $1`,
+      `SELECT count(*)::int AS n, count(DISTINCT (thing_id, feature_id, path, ts, seq))::int AS d FROM telemetry_readings WHERE thing_id LIKE $1`,
       [`${namespace}:%`],
     );
     expect(total[0]).toEqual({ n: expected, d: expected });

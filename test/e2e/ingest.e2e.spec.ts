@@ -36,7 +36,7 @@ async function thing(id: string) {
 
 async function historyRows(id: string): Promise<{ path: string; value: unknown; seq: string | null }[]> {
   const { rows } = await t.db.query(
-    'SELECT path, value, seq FROM telemetry WHERE thing_id = $1 ORDER BY path, ts, seq',
+    'SELECT path, value, seq FROM telemetry_readings WHERE thing_id = $1 ORDER BY path, ts, seq',
     [`${ns}:${id}`],
   );
   return rows;
@@ -83,7 +83,7 @@ describe('telemetry into history and twins', () => {
     const before = Date.now();
     await publish(device, telemetry('m2'), { features: { f: { b: 2 } } });
     await waitFor('both readings', async () => ((await historyRows('m2')).length === 2 ? true : undefined));
-    const { rows } = await t.db.query(`SELECT path, ts FROM telemetry WHERE thing_id = $1 ORDER BY path`, [
+    const { rows } = await t.db.query(`SELECT path, ts FROM telemetry_readings WHERE thing_id = $1 ORDER BY path`, [
       `${ns}:m2`,
     ]);
     expect(rows[0].ts.toISOString()).toBe('2026-01-02T03:04:05.678Z');

@@ -53,7 +53,7 @@ async function kill(child: ChildProcess | undefined): Promise<void> {
 }
 
 async function stored(): Promise<number> {
-  const { rows } = await db.query(`SELECT count(*)::int AS n FROM telemetry WHERE feature_id = 'meter'`);
+  const { rows } = await db.query(`SELECT count(*)::int AS n FROM telemetry_readings WHERE feature_id = 'meter'`);
   return rows[0].n;
 }
 
@@ -106,7 +106,7 @@ describe('SIGKILL in the middle of 20,000 readings', () => {
         await clients[0].publishAsync(`things/${ns}:probe/telemetry`, '{"features":{"probe":{"up":true}}}', {
           qos: 1,
         });
-        const { rows } = await db.query(`SELECT 1 FROM telemetry WHERE thing_id = $1 LIMIT 1`, [
+        const { rows } = await db.query(`SELECT 1 FROM telemetry_readings WHERE thing_id = $1 LIMIT 1`, [
           `${ns}:probe`,
         ]);
         return rows.length > 0;
@@ -133,7 +133,7 @@ describe('SIGKILL in the middle of 20,000 readings', () => {
       );
     } catch (err) {
       const { rows } = await db.query(
-        `SELECT thing_id, count(*)::int AS n, max(seq)::int AS last FROM telemetry GROUP BY 1 ORDER BY 1`,
+        `SELECT thing_id, count(*)::int AS n, max(seq)::int AS last FROM telemetry_readings GROUP BY 1 ORDER BY 1`,
       );
       throw new Error(
         `${(err as Error).message}\nstored: ${JSON.stringify(rows)}\n--- app output ---\n${output.slice(-4000)}`,
@@ -142,7 +142,7 @@ describe('SIGKILL in the middle of 20,000 readings', () => {
       await Promise.all(clients.map((c) => c.endAsync()));
     }
     const { rows: keys } = await db.query(
-      `SELECT count(DISTINCT (thing_id, path, seq))::int AS n FROM telemetry WHERE feature_id = 'meter'`,
+      `SELECT count(DISTINCT (thing_id, path, seq))::int AS n FROM telemetry_readings WHERE feature_id = 'meter'`,
     );
     expect(keys[0].n).toBe(TOTAL * 2);
     const { rows: twins } = await db.query(

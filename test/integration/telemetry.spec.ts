@@ -49,9 +49,10 @@ async function stored(
   thingId: string,
 ): Promise<{ part: string; ts: string; seq: string | null; value: unknown }[]> {
   const { rows } = await t.db.query(
-    `SELECT tableoid::regclass::text AS part, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS ts,
+    `SELECT t.tableoid::regclass::text AS part, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS ts,
             seq, value
-     FROM telemetry WHERE thing_id = $1 ORDER BY ts, COALESCE(seq, -1), feature_id, path`,
+     FROM telemetry t JOIN telemetry_series s ON s.id = t.series_id
+     WHERE s.thing_id = $1 ORDER BY ts, COALESCE(seq, -1), s.feature_id, s.path`,
     [thingId],
   );
   return rows as { part: string; ts: string; seq: string | null; value: unknown }[];
@@ -188,7 +189,7 @@ describe('insertNew', () => {
     const otherPath = reading({ thingId: id, path: 'status/level' });
     const otherFeature = reading({ thingId: id, featureId: 'other' });
     expect(await insert([withSeq, otherPath, otherFeature, r1])).toEqual([withSeq, otherPath, otherFeature]);
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM telemetry WHERE thing_id = $1', [id]);
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM telemetry_readings WHERE thing_id = $1', [id]);
     expect(rows[0].n).toBe(4);
   });
 
@@ -207,7 +208,7 @@ describe('insertNew', () => {
     const results = await Promise.all(batches.map((b) => insert(b)));
     const reported = results.flat().map((r) => r.value as number);
     expect(reported.sort((x, y) => x - y)).toEqual(all.map((r) => r.value));
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM telemetry WHERE thing_id = $1', [id]);
+    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM telemetry_readings WHERE thing_id = $1', [id]);
     expect(rows[0].n).toBe(300);
   });
 
