@@ -39,9 +39,10 @@ describe('the device contract', () => {
       time: NOW - 60_000,
       seq: 3,
       leaves: [
-        { featureId: 'energy', path: ['power'], value: 5, row: row('power', '5') },
-        { featureId: 'energy', path: ['status', 'level'], value: 2, row: row('status/level', '2') },
+        { featureId: 'energy', path: ['power'], value: 5 },
+        { featureId: 'energy', path: ['status', 'level'], value: 2 },
       ],
+      rows: [row('power', '5'), row('status/level', '2')],
     });
   });
 
@@ -53,6 +54,7 @@ describe('the device contract', () => {
       time: NOW,
       seq: null,
       leaves: [],
+      rows: [],
     });
   });
 

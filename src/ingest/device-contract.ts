@@ -2,8 +2,7 @@ import {
   featureIdProblem,
   readingTime,
   seqProblem,
-  storableReading,
-  type ReadingProblem,
+  storableReadings,
   type StorableReading,
 } from '../telemetry/reading.js';
 import { isJsonObject } from '../twins/model/json-pointer.js';
@@ -50,12 +49,18 @@ export interface LeafReading {
   /** Property path inside the feature's properties, e.g. ['status', 'level']. */
   path: string[];
   value: unknown;
-  /** The reading as the history stores it, checked by telemetry's rules. */
-  row: StorableReading;
 }
 
 export type DeviceMessage =
-  | { kind: 'telemetry'; thingId: string; time: number; seq: number | null; leaves: LeafReading[] }
+  | {
+      kind: 'telemetry';
+      thingId: string;
+      time: number;
+      seq: number | null;
+      leaves: LeafReading[];
+      /** Each leaf's reading as the history stores it (same order), checked by telemetry's rules. */
+      rows: StorableReading[];
+    }
   | { kind: 'status'; thingId: string; online: boolean; time: number }
   | { kind: 'command'; thingId: string; time: number; command: DeviceCommand }
   | { kind: 'ignored'; why: string }
@@ -121,16 +126,24 @@ export const MAX_JSON_DEPTH = 64;
  * - non-finite: JSON.parse turns 1e400 into Infinity, which no reading or twin value can hold.
  */
 function shapeProblem(value: unknown): 'too_deep' | 'non_finite' | undefined {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop() as [unknown, number];
+  // Two stacks rather than one of pairs: this runs on every message, and pairs are garbage.
+  const nodes: unknown[] = [value];
+  const depths: number[] = [0];
+  while (nodes.length > 0) {
+    const node = nodes.pop();
+    const depth = depths.pop() as number;
     if (typeof node === 'number' && !Number.isFinite(node)) return 'non_finite';
     if (node === null || typeof node !== 'object') continue;
     if (depth >= MAX_JSON_DEPTH) return 'too_deep';
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+    for (const child of Object.values(node)) {
+      nodes.push(child);
+      depths.push(depth + 1);
+    }
   }
   return undefined;
 }
+
+const FIELDS = new Set(['ts', 'seq', 'features']);
 
 function parseTelemetry(
   thingId: string,
@@ -140,7 +153,8 @@ function parseTelemetry(
 ): DeviceMessage {
   if (!isJsonObject(body))
     return reject('schema_invalid', 'The telemetry payload must be a JSON object.', thingId);
-  const unknown = Object.keys(body).filter((k) => k !== 'ts' && k !== 'seq' && k !== 'features');
+  const known = Number(body.ts !== undefined) + Number(body.seq !== undefined) + Number(body.features !== undefined);
+  const unknown = Object.keys(body).length === known ? [] : Object.keys(body).filter((k) => !FIELDS.has(k));
   if (unknown.length > 0) {
     return reject(
       'schema_invalid',
@@ -177,38 +191,36 @@ function parseTelemetry(
     if (!isJsonObject(properties)) {
       return reject('schema_invalid', `features.${featureId} must be an object of properties.`, thingId);
     }
-    const problem = collectLeaves({ thingId, featureId, ts: time, seq }, [], properties, leaves);
-    if (problem) {
-      const reason = problem.nonFinite ? 'non_finite_number' : 'schema_invalid';
-      return reject(reason, `A reading cannot be stored: ${problem.message}.`, thingId);
-    }
+    collectLeaves(featureId, [], properties, leaves);
   }
-  return { kind: 'telemetry', thingId, time, seq: seq as number | null, leaves };
+  const checked = storableReadings({ thingId, ts: time, seq }, leaves);
+  if ('problem' in checked) {
+    const reason = checked.problem.nonFinite ? 'non_finite_number' : 'schema_invalid';
+    return reject(reason, `A reading cannot be stored: ${checked.problem.message}.`, thingId);
+  }
+  return {
+    kind: 'telemetry',
+    thingId,
+    time,
+    seq: seq as number | null,
+    leaves,
+    rows: checked.rows,
+  };
 }
 
-/**
- * Nested objects are property sub-paths; everything else (arrays too) is one reading. Stops at
- * the first reading telemetry refuses and returns why.
- */
+/** Nested objects are property sub-paths; everything else (arrays too) is one reading. */
 function collectLeaves(
-  of: { thingId: string; featureId: string; ts: number; seq: unknown },
+  featureId: string,
   path: string[],
   node: Record<string, unknown>,
   out: LeafReading[],
-): ReadingProblem | undefined {
+): void {
   for (const key of Object.keys(node)) {
     const value = node[key];
     const at = [...path, key];
-    if (isJsonObject(value) && Object.keys(value).length > 0) {
-      const problem = collectLeaves(of, at, value, out);
-      if (problem) return problem;
-      continue;
-    }
-    const checked = storableReading({ ...of, path: at, value });
-    if ('problem' in checked) return checked.problem;
-    out.push({ featureId: of.featureId, path: at, value, row: checked.row });
+    if (isJsonObject(value) && Object.keys(value).length > 0) collectLeaves(featureId, at, value, out);
+    else out.push({ featureId, path: at, value });
   }
-  return undefined;
 }
 
 /**

@@ -73,9 +73,7 @@ export class IngestWriter {
         thingId,
       });
 
-    const accepted: { msg: InboundMessage; parsed: Accepted; readings: StorableReading[] }[] = [];
-    // The twin leaf of each reading, made with it: the device time is at hand here as epoch ms.
-    const leafOf = new Map<StorableReading, TimedLeaf>();
+    const accepted: { msg: InboundMessage; parsed: Accepted }[] = [];
     for (const msg of messages) {
       const parsed = parseDeviceMessage(msg, this.limits);
       if (parsed.kind === 'ignored') continue;
@@ -83,9 +81,7 @@ export class IngestWriter {
         letter(msg, parsed.reason, parsed.message, parsed.thingId);
         continue;
       }
-      // parseDeviceMessage has made every reading's row with telemetry's own rules.
-      const readings = parsed.kind === 'telemetry' ? toReadings(parsed, leafOf) : [];
-      accepted.push({ msg, parsed, readings });
+      accepted.push({ msg, parsed });
     }
 
     const unknown = this.autoCreate
@@ -98,7 +94,11 @@ export class IngestWriter {
       return false;
     });
 
-    const readings = kept.flatMap((a) => a.readings);
+    // parseDeviceMessage has made every reading's row with telemetry's own rules; the twin leaf
+    // of each goes with it, at the same position.
+    const readings: StorableReading[] = [];
+    const leafOf: TimedLeaf[] = [];
+    for (const { parsed } of kept) if (parsed.kind === 'telemetry') addReadings(parsed, readings, leafOf);
     const commands: (QueuedCommand & { msg: InboundMessage })[] = kept.flatMap((a) =>
       a.parsed.kind === 'command'
         ? [{ thingId: a.parsed.thingId, command: a.parsed.command, msg: a.msg }]
@@ -122,7 +122,7 @@ export class IngestWriter {
       const presence = decidePresence(due, new Map(stored.map((r) => [r.thingId, r])));
       await this.repo.writePresence(tx, presence.rows);
       const fresh = await this.telemetry.insertRows(tx, readings);
-      const leaves = fresh.map((r) => leafOf.get(r) as TimedLeaf);
+      const leaves = fresh.map((i) => leafOf[i]);
       const cmds = twinCommands([...leaves, ...presence.leaves], commands, this.autoCreate);
       onTwinPhase?.();
       const outcomes = await scope.applyEach(cmds);
@@ -191,20 +191,22 @@ export class IngestWriter {
   }
 }
 
-function toReadings(
+function addReadings(
   m: Extract<DeviceMessage, { kind: 'telemetry' }>,
-  leafOf: Map<StorableReading, TimedLeaf>,
-): StorableReading[] {
-  return m.leaves.map((l) => {
-    leafOf.set(l.row, {
+  readings: StorableReading[],
+  leaves: TimedLeaf[],
+): void {
+  m.leaves.forEach((l, i) => {
+    const row = m.rows[i];
+    readings.push(row);
+    leaves.push({
       thingId: m.thingId,
       path: ['features', l.featureId, 'properties', ...l.path],
       value: l.value,
       time: m.time,
       seq: m.seq,
-      at: l.row.ts,
+      at: row.ts,
     });
-    return l.row;
   });
 }
 

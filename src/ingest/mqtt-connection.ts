@@ -74,6 +74,9 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
       reconnectPeriod: RECONNECT_FIRST_MS,
       connectTimeout: 10_000,
       resubscribe: false,
+      // mqtt.js formats a debug line for every packet even when nobody listens: a measurable
+      // share of the ingest's CPU. Connection events are logged by us instead.
+      log: () => undefined,
       // Aedes speaks MQTT 3.1.1 only. With MQTT 5 the broker honours our receive maximum, so a
       // whole batch can be in flight unacknowledged (MQTT 3.1.1 brokers allow ~20).
       ...(this.broker.embedded

@@ -102,28 +102,47 @@ export function readingTime(ts: unknown): number | undefined {
 export function storableReading(
   r: { [K in keyof TelemetryReading]: unknown },
 ): { row: StorableReading } | { problem: ReadingProblem } {
-  const ts = sqlInstant(r.ts);
-  const problem =
-    thingIdProblem(r.thingId) ??
-    featureIdProblem(r.featureId) ??
-    pathProblem(r.path) ??
+  const checked = storableReadings(r, [r]);
+  return 'problem' in checked ? checked : { row: checked.rows[0] };
+}
+
+/**
+ * The rows of readings that share a thing, a time and a seq (one device message): those are
+ * checked and formatted once, the rest reading by reading. Stops at the first problem.
+ */
+export function storableReadings(
+  common: { thingId: unknown; ts: unknown; seq: unknown },
+  readings: readonly { featureId: unknown; path: unknown; value: unknown }[],
+): { rows: StorableReading[] } | { problem: ReadingProblem } {
+  const ts = sqlInstant(common.ts);
+  const shared =
+    thingIdProblem(common.thingId) ??
     (ts === undefined
-      ? `ts ${JSON.stringify(r.ts)} is neither epoch milliseconds nor an ISO 8601 instant between the years 1 and 9999`
+      ? `ts ${JSON.stringify(common.ts)} is neither epoch milliseconds nor an ISO 8601 instant between the years 1 and 9999`
       : undefined) ??
-    seqProblem(r.seq);
-  if (problem !== undefined) return { problem: { message: problem, nonFinite: false } };
-  const bad = valueProblem(r.value);
-  if (bad) return { problem: bad };
-  const row: TelemetryRow = {
-    thingId: r.thingId as string,
-    featureId: r.featureId as string,
-    path: typeof r.path === 'string' ? r.path : telemetryPath(r.path as string[]),
-    ts: ts as string,
-    seq: r.seq as number | null,
-    // undefined is not JSON; a reading without a value is stored as null.
-    value: JSON.stringify(r.value === undefined ? null : r.value),
-  };
-  return { row: row as StorableReading };
+    seqProblem(common.seq);
+  if (shared !== undefined) return { problem: { message: shared, nonFinite: false } };
+  const rows: StorableReading[] = [];
+  let feature: unknown;
+  for (const r of readings) {
+    // A message's readings come feature by feature: each feature id is checked once.
+    const problem = (r.featureId === feature ? undefined : featureIdProblem(r.featureId)) ?? pathProblem(r.path);
+    if (problem !== undefined) return { problem: { message: problem, nonFinite: false } };
+    feature = r.featureId;
+    const bad = valueProblem(r.value);
+    if (bad) return { problem: bad };
+    const row: TelemetryRow = {
+      thingId: common.thingId as string,
+      featureId: r.featureId as string,
+      path: typeof r.path === 'string' ? r.path : telemetryPath(r.path as string[]),
+      ts: ts as string,
+      seq: common.seq as number | null,
+      // undefined is not JSON; a reading without a value is stored as null.
+      value: JSON.stringify(r.value === undefined ? null : r.value),
+    };
+    rows.push(row as StorableReading);
+  }
+  return { rows };
 }
 
 /** Why the reading cannot be stored, or undefined. */

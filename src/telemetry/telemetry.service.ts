@@ -34,20 +34,20 @@ export class TelemetryService {
    * The thing, feature and path are stored once per series; readings refer to it by id.
    */
   async insertNew(tx: Tx, readings: TelemetryReading[]): Promise<TelemetryReading[]> {
-    const rows = toRows(readings);
-    const fresh = await this.insertRows(tx, rows);
-    const index = new Map(rows.map((r, i) => [r, i]));
-    return fresh.map((r) => readings[index.get(r) as number]);
+    const fresh = await this.insertRows(tx, toRows(readings));
+    return fresh.map((i) => readings[i]);
   }
 
-  /** As insertNew, for rows storableReading has already made (the ingest's hot path). */
-  async insertRows(tx: Tx, rows: StorableReading[]): Promise<StorableReading[]> {
+  /**
+   * As insertNew, for rows storableReading has already made (the ingest's hot path); returns
+   * the positions of the new ones, ascending.
+   */
+  async insertRows(tx: Tx, rows: StorableReading[]): Promise<number[]> {
     const series = await this.seriesOf(tx, rows);
-    const fresh = await this.repo.insertNew(
+    return this.repo.insertNew(
       tx,
       rows.map((r, i) => ({ series: series[i], ts: r.ts, seq: r.seq, value: r.value })),
     );
-    return fresh.map((i) => rows[i]);
   }
 
   /** The series id of each row, from the cache or, for the others, from the database. */
