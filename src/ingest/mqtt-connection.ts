@@ -38,6 +38,7 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
   /** Bumped on every (re)connect: a PUBACK is only sent on the connection the message came on. */
   private epoch = 0;
   private failures = 0;
+  private corked = false;
   private subscribedEpoch = -1;
   private subscribedOnce!: () => void;
   /** Resolves once the device topics are subscribed for the first time. */
@@ -150,6 +151,21 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
     this.subscribedOnce();
   }
 
+  /**
+   * A batch acknowledges thousands of messages in one go: held back until the tick ends, their
+   * PUBACKs leave in a few large writes instead of a system call each.
+   */
+  private corkUntilNextTick(client: MqttClient): void {
+    if (this.corked) return;
+    const stream = client.stream;
+    stream.cork();
+    this.corked = true;
+    process.nextTick(() => {
+      this.corked = false;
+      stream.uncork();
+    });
+  }
+
   private take(packet: IPublishPacket): void {
     const epoch = this.epoch;
     const { qos, messageId } = packet;
@@ -164,6 +180,7 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
         if (qos === 0 || messageId === undefined) return;
         // On a newer connection the broker redelivers the message itself; the history dedups it.
         if (epoch !== this.epoch || !this.client?.connected) return;
+        this.corkUntilNextTick(this.client);
         (this.client as unknown as PacketWriter)._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 });
       },
     );

@@ -1,35 +1,41 @@
 /**
  * Series ids (thing, feature, path → integer) this process has seen committed. Series are never
- * deleted, so an id once known stays right; the map only has to stay bounded, and dropping the
- * oldest entries costs at most a lookup when one of them shows up again.
+ * deleted, so an id once known stays right; the cache only has to stay bounded, and dropping
+ * entries costs at most a lookup when one of them shows up again. Nested by thing, feature and
+ * path: every reading is looked up, and the strings are at hand, so no key is built.
  */
 export class SeriesCache {
-  private readonly ids = new Map<string, number>();
+  private readonly things = new Map<string, Map<string, Map<string, number>>>();
+  private entries = 0;
 
   constructor(private readonly maxEntries: number) {}
 
-  /** Thing ids, feature ids and property keys hold no control characters, so NUL separates them. */
-  static key(thingId: string, featureId: string, path: string): string {
-    return `${thingId}\u0000${featureId}\u0000${path}`;
+  get(thingId: string, featureId: string, path: string): number | undefined {
+    return this.things.get(thingId)?.get(featureId)?.get(path);
   }
 
-  get(key: string): number | undefined {
-    return this.ids.get(key);
-  }
-
-  remember(key: string, id: number): void {
-    if (this.ids.size >= this.maxEntries && !this.ids.has(key)) {
-      // Maps iterate in insertion order: the first tenth are the oldest.
-      let drop = Math.max(1, Math.floor(this.maxEntries / 10));
-      for (const old of this.ids.keys()) {
-        this.ids.delete(old);
-        if (--drop === 0) break;
-      }
+  remember(thingId: string, featureId: string, path: string, id: number): void {
+    let features = this.things.get(thingId);
+    if (!features) {
+      if (this.entries >= this.maxEntries) this.shed();
+      this.things.set(thingId, (features = new Map()));
     }
-    this.ids.set(key, id);
+    let paths = features.get(featureId);
+    if (!paths) features.set(featureId, (paths = new Map()));
+    if (!paths.has(path)) this.entries++;
+    paths.set(path, id);
   }
 
   get size(): number {
-    return this.ids.size;
+    return this.entries;
+  }
+
+  /** Forgets the things seen first (maps iterate in insertion order) until a tenth is free. */
+  private shed(): void {
+    for (const [thingId, features] of this.things) {
+      if (this.entries < this.maxEntries * 0.9) return;
+      for (const paths of features.values()) this.entries -= paths.size;
+      this.things.delete(thingId);
+    }
   }
 }

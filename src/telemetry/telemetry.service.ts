@@ -52,20 +52,27 @@ export class TelemetryService {
 
   /** The series id of each row, from the cache or, for the others, from the database. */
   private async seriesOf(tx: Tx, rows: StorableReading[]): Promise<number[]> {
-    const keys = rows.map((r) => SeriesCache.key(r.thingId, r.featureId, r.path));
+    const ids = rows.map((r) => this.series.get(r.thingId, r.featureId, r.path));
+    // Keyed by the three parts joined with NUL, which no thing id, feature id or key holds.
     const missing = new Map<string, SeriesKey>();
-    keys.forEach((key, i) => {
-      if (this.series.get(key) === undefined && !missing.has(key)) missing.set(key, rows[i]);
+    rows.forEach((r, i) => {
+      if (ids[i] === undefined) missing.set(`${r.thingId}\u0000${r.featureId}\u0000${r.path}`, r);
     });
-    if (missing.size === 0) return keys.map((key) => this.series.get(key) as number);
-    const found = await this.repo.seriesIds(tx, [...missing.values()]);
-    const ids = new Map<string, number>();
-    [...missing.keys()].forEach((key, i) => {
-      ids.set(key, found[i].id);
+    if (missing.size === 0) return ids as number[];
+    const keys = [...missing.values()];
+    const found = await this.repo.seriesIds(tx, keys);
+    const fresh = new Map<string, number>();
+    keys.forEach((k, i) => {
       // One this transaction created is real for others only if it commits: not cached yet.
-      if (!found[i].created) this.series.remember(key, found[i].id);
+      if (found[i].created) fresh.set(`${k.thingId}\u0000${k.featureId}\u0000${k.path}`, found[i].id);
+      else this.series.remember(k.thingId, k.featureId, k.path, found[i].id);
     });
-    return keys.map((key) => this.series.get(key) ?? (ids.get(key) as number));
+    return rows.map(
+      (r, i) =>
+        ids[i] ??
+        this.series.get(r.thingId, r.featureId, r.path) ??
+        (fresh.get(`${r.thingId}\u0000${r.featureId}\u0000${r.path}`) as number),
+    );
   }
 
   /**
