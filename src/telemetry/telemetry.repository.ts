@@ -101,33 +101,32 @@ export class TelemetryRepository {
    * already stored, including ones a concurrent transaction is inserting (it waits for that
    * one's outcome). Returns the input positions (0-based) of the rows inserted, ascending.
    *
-   * The rows travel as one JSON array and the answer is one value: a text array per column and
-   * a result row per reading cost the driver more than the insert costs the server. Usually all
-   * rows are new, and the answer is NULL; only otherwise is the input matched against what was
-   * inserted (several inputs may match one row: the first of them is the one inserted).
+   * The rows travel as one array literal per column, written here (the driver's own array
+   * encoding costs more than the insert), which the server parses faster than the same rows
+   * as JSON; the answer is one value. Usually all rows are new, and the answer is NULL; only
+   * otherwise is the input matched against what was inserted (several inputs may match one
+   * row: the first of them is the one inserted).
    */
   async insertNew(tx: Tx, rows: PointToStore[]): Promise<number[]> {
     if (rows.length === 0) return [];
     const result = await tx.query<{ fresh: string | null }>(
       `WITH input AS (
-         SELECT * FROM ROWS FROM (json_to_recordset($1::json)
-                AS (i integer, ts timestamptz, s bigint, v jsonb))
+         SELECT * FROM unnest($1::integer[], $2::timestamptz[], $3::bigint[], $4::jsonb[])
                 WITH ORDINALITY AS r(series_id, ts, seq, value, n)
        ), inserted AS (
          INSERT INTO telemetry (series_id, ts, seq, value)
-         -- json_to_recordset reads a JSON null as SQL NULL: the reading's value is JSON null then.
-         SELECT series_id, ts, seq, COALESCE(value, 'null'::jsonb) FROM input
+         SELECT series_id, ts, seq, value FROM input
          ORDER BY series_id, ts, COALESCE(seq, -1), n
          ON CONFLICT (${KEY}) DO NOTHING
          RETURNING series_id, ts, seq
        )
-       SELECT CASE WHEN (SELECT count(*) FROM inserted) = $2 THEN NULL ELSE (
+       SELECT CASE WHEN (SELECT count(*) FROM inserted) = $5 THEN NULL ELSE (
          SELECT COALESCE(string_agg((n - 1)::text, ',' ORDER BY n), '') FROM (
            SELECT min(f.n) AS n FROM input f JOIN inserted i USING (series_id, ts)
            WHERE COALESCE(i.seq, -1) = COALESCE(f.seq, -1)
            GROUP BY i.series_id, i.ts, i.seq) firsts
        ) END AS fresh`,
-      [rowsJson(rows), rows.length],
+      [...columns(rows), rows.length],
     );
     const fresh = result[0].fresh;
     if (fresh === null) return rows.map((_, i) => i);
@@ -169,11 +168,23 @@ export class TelemetryRepository {
   }
 }
 
-/** The rows as one JSON array; `value` already is JSON text, so it is spliced in, not encoded again. */
-function rowsJson(rows: PointToStore[]): string {
-  // ts is ISO 8601 as storableReading wrote it: nothing in it needs escaping.
-  const items = rows.map(
-    (r) => `{"i":${r.series},"ts":"${r.ts}","s":${r.seq === null ? 'null' : r.seq},"v":${r.value}}`,
-  );
-  return `[${items.join(',')}]`;
+/**
+ * The rows as four array literals. Series ids, seqs and ISO 8601 times need no quoting; each
+ * value is JSON text, quoted with its quotes and backslashes escaped as array literals want.
+ */
+function columns(rows: PointToStore[]): [string, string, string, string] {
+  const series = new Array<number>(rows.length);
+  const times = new Array<string>(rows.length);
+  const seqs = new Array<string>(rows.length);
+  const values = new Array<string>(rows.length);
+  rows.forEach((r, i) => {
+    series[i] = r.series;
+    times[i] = r.ts;
+    seqs[i] = r.seq === null ? 'NULL' : String(r.seq);
+    values[i] = `"${QUOTED.test(r.value) ? r.value.replace(QUOTED_ALL, '\\$&') : r.value}"`;
+  });
+  return [`{${series.join(',')}}`, `{${times.join(',')}}`, `{${seqs.join(',')}}`, `{${values.join(',')}}`];
 }
+
+const QUOTED = /["\\]/;
+const QUOTED_ALL = /["\\]/g;

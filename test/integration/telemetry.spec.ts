@@ -230,7 +230,20 @@ describe('insertNew', () => {
 
   it('stores any JSON value, null included', async () => {
     const id = 'org.example:dedup-6';
-    const values = [null, true, 'text', 12.5, -3, { nested: { deep: [1, 'two'] } }, [1, 2], 'ümlaut 🚀'];
+    const values = [
+      null,
+      true,
+      'text',
+      12.5,
+      -3,
+      { nested: { deep: [1, 'two'] } },
+      [1, 2],
+      'ümlaut 🚀',
+      // What array literals and JSON both treat specially.
+      'say "hi" \\ {a,b} NULL',
+      'NULL',
+      { 'k"\\': ['}', '{', ',', ' '] },
+    ];
     await insert(values.map((value, i) => reading({ thingId: id, seq: i, value })));
     expect((await stored(id)).map((r) => r.value)).toEqual(values);
   });
