@@ -10,7 +10,7 @@ let count = 0;
 const client = await mqtt.connectAsync(url, {
   clientId: `bench-raw-${process.pid}`,
   protocolVersion: 5,
-  properties: { receiveMaximum: 2000 },
+  properties: { receiveMaximum: 65_535 },
 });
 client.on('message', (topic, payload) => {
   count++;

@@ -10,17 +10,38 @@ import { benchDatabase, machine } from './support.js';
 
 /**
  * `npm run bench:ingest`: DEVICES simulated devices multiplexed over CONNECTIONS MQTT
- * connections publish MESSAGES readings at QoS 1 into a Mosquitto of the bench's own, as fast
- * as the consumer takes them (at most WINDOW published but not yet consumed). Consumer one:
+ * connections publish readings at QoS 1 into a Mosquitto of the bench's own, as fast as the
+ * consumer takes them: at most a window of them published but not yet consumed. Consumer one:
  * the platform (built app in a child process) — a reading counts when its twin shows it,
  * history included (seen in the journal, which commits with the twin). Consumer two, the
- * baseline: a bare mqtt.js subscriber that only counts. Prints figures; asserts nothing.
+ * baseline: a bare mqtt.js subscriber that only counts. Two scenarios, each with both:
+ * - capacity: a window deep enough (100,000) that only the consumer limits the rate;
+ * - latency: a window of 4,000 (4 per device), where the rate is window ÷ latency.
+ * BENCH_WINDOW and BENCH_MESSAGES run one scenario of your own instead. Prints figures;
+ * asserts nothing.
  */
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
-const WINDOW = Number(process.env.BENCH_WINDOW ?? 4000);
-const PER_DEVICE = Math.ceil(MESSAGES / DEVICES);
+
+interface Scenario {
+  name: string;
+  window: number;
+  messages: number;
+}
+
+const SCENARIOS: Scenario[] =
+  process.env.BENCH_WINDOW || process.env.BENCH_MESSAGES
+    ? [
+        {
+          name: 'custom',
+          window: Number(process.env.BENCH_WINDOW ?? 100_000),
+          messages: Number(process.env.BENCH_MESSAGES ?? 300_000),
+        },
+      ]
+    : [
+        { name: 'capacity', window: 100_000, messages: 300_000 },
+        { name: 'latency', window: 4_000, messages: 100_000 },
+      ];
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 /** Newest consumed seq per device topic, as the consumer reports it. */
@@ -33,7 +54,9 @@ interface Result {
   p99: number;
 }
 
-async function run(url: string, progress: Progress): Promise<Result> {
+async function run(url: string, progress: Progress, scenario: Scenario): Promise<Result> {
+  const PER_DEVICE = Math.ceil(scenario.messages / DEVICES);
+  const WINDOW = scenario.window;
   const clients: MqttClient[] = await Promise.all(
     Array.from({ length: CONNECTIONS }, (_, c) =>
       mqtt.connectAsync(url, { clientId: `bench-pub-${c}-${process.pid}` }),
@@ -120,7 +143,7 @@ async function startMosquitto(): Promise<{ url: string; stop: () => void }> {
   };
 }
 
-async function baseline(url: string): Promise<Result> {
+async function baseline(url: string, scenario: Scenario): Promise<Result> {
   const child = fork(here('./ingest-raw-subscriber.js'), [url], { stdio: 'inherit' });
   let latest: Record<string, number> = {};
   await new Promise<void>((ok) =>
@@ -130,13 +153,13 @@ async function baseline(url: string): Promise<Result> {
     }),
   );
   try {
-    return await run(url, () => Promise.resolve(latest));
+    return await run(url, () => Promise.resolve(latest), scenario);
   } finally {
     child.kill('SIGTERM');
   }
 }
 
-async function platform(url: string, dbUrl: string): Promise<Result> {
+async function platform(url: string, dbUrl: string, scenario: Scenario): Promise<Result> {
   // BENCH_APP_ARGS: node flags for the platform, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const nodeArgs = (process.env.BENCH_APP_ARGS ?? '').split(' ').filter((a) => a !== '');
   const app: ChildProcess = spawn(process.execPath, [...nodeArgs, here('../src/main.js')], {
@@ -166,7 +189,7 @@ async function platform(url: string, dbUrl: string): Promise<Result> {
       if (rows && rows.rowCount) break;
     }
     await probe.endAsync();
-    return await run(url, journalProgress(db));
+    return await run(url, journalProgress(db), scenario);
   } finally {
     app.kill('SIGTERM');
     await db.end().catch(() => undefined);
@@ -198,26 +221,29 @@ function journalProgress(db: pg.Client): Progress {
 }
 
 /**
- * Readings in flight by Little's law (rate × median latency): close to WINDOW means the
+ * Readings in flight by Little's law (rate × median latency): close to the window means the
  * publishers waited on the window, so the rate is WINDOW / latency rather than what the
- * consumer could take (raise BENCH_WINDOW to see that).
+ * consumer could take (the capacity scenario shows that).
  */
 const fmt = (r: Result) =>
   `${r.rate.toFixed(0).padStart(7)} readings/s  (${r.seconds.toFixed(1)} s)  publish→consumed p50 ${r.p50.toFixed(0)} ms  p99 ${r.p99.toFixed(0)} ms  ≈${((r.rate * r.p50) / 1000).toFixed(0)} in flight`;
 
-const broker = await startMosquitto();
-const database = await benchDatabase();
-try {
-  console.log(`machine: ${machine()}`);
-  console.log(
-    `${DEVICES} devices over ${CONNECTIONS} connections, ${DEVICES * PER_DEVICE} QoS 1 readings (2 properties each), window ${WINDOW}, Mosquitto ${broker.url}`,
-  );
-  const raw = await baseline(broker.url);
-  console.log(`raw mqtt.js subscriber  ${fmt(raw)}`);
-  const ours = await platform(broker.url, database.url);
-  console.log(`platform (twin+history) ${fmt(ours)}`);
-  console.log(`ratio platform/raw: ${(ours.rate / raw.rate).toFixed(2)} (goal ≥ 0.5)`);
-} finally {
-  broker.stop();
-  await database.close();
+console.log(`machine: ${machine()}`);
+for (const scenario of SCENARIOS) {
+  // A broker and a database of their own per scenario: nothing carries over.
+  const broker = await startMosquitto();
+  const database = await benchDatabase();
+  try {
+    console.log(
+      `\n${scenario.name}: ${DEVICES} devices over ${CONNECTIONS} connections, ${scenario.messages} QoS 1 readings (2 properties each), window ${scenario.window}`,
+    );
+    const raw = await baseline(broker.url, scenario);
+    console.log(`raw mqtt.js subscriber  ${fmt(raw)}`);
+    const ours = await platform(broker.url, database.url, scenario);
+    console.log(`platform (twin+history) ${fmt(ours)}`);
+    console.log(`ratio platform/raw: ${(ours.rate / raw.rate).toFixed(2)} (goal ≥ 0.5)`);
+  } finally {
+    broker.stop();
+    await database.close();
+  }
 }

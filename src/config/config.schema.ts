@@ -50,7 +50,9 @@ export const configSchema = z
     INGEST_BATCH_MS: int(1, 10_000, 20),
     // Big enough that a busy fleet's batches hold several readings per device: a batch costs per
     // device written, not per reading. The broker may have twice this unacknowledged with us.
-    INGEST_BATCH_MAX: int(1, 100_000, 4000),
+    INGEST_BATCH_MAX: int(1, 100_000, 20_000),
+    // Bounds a batch's payloads (and so its transaction) when messages are large.
+    INGEST_BATCH_MAX_BYTES: int(64 * 1024, 1024 ** 3, 8 * 1024 * 1024),
     // Each batch commits as this many transactions, one per share of the devices, so one's twin
     // writes do not wait for the other's row locks. Each takes a pooled connection (two batches).
     INGEST_LANES: int(1, 16, 2),

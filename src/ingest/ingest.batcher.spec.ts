@@ -135,6 +135,30 @@ describe('IngestBatcher', () => {
     expect(laneOf('not/a/thing', 4)).toBe(0);
   });
 
+  it('closes a batch at INGEST_BATCH_MAX_BYTES of payload, however few messages it holds', async () => {
+    const writer = new FakeWriter();
+    const config = new ConfigService(
+      loadConfig({ INGEST_BATCH_MAX: '100', INGEST_BATCH_MS: '10000', INGEST_BATCH_MAX_BYTES: '65536' }),
+    );
+    const batcher = new IngestBatcher(writer as unknown as IngestWriter, new IngestStats(), config);
+    const big = (topic: string) =>
+      batcher.submit(
+        { topic, payload: Buffer.alloc(30_000), receivedAt: 0, retained: false },
+        () => undefined,
+      );
+    big('m1');
+    big('m2');
+    expect(writer.commits).toHaveLength(0);
+    big('m3');
+    // 90 kB queued: the batch takes what fits in 64 kB; the rest waits for the next one.
+    expect(writer.commits.map((c) => c.topics)).toEqual([['m1', 'm2']]);
+    writer.commits[0].twinPhase();
+    expect(writer.commits.map((c) => c.topics)[1]).toEqual(['m3']);
+    const stopped = batcher.stop();
+    for (const c of writer.commits) c.finish();
+    await stopped;
+  });
+
   it('on stop lets running commits finish and leaves what is queued unacknowledged', async () => {
     const { writer, batcher, acked, submit } = setup(2);
     submit('m1', 'm2', 'm3');

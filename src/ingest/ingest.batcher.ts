@@ -25,8 +25,8 @@ const RETRY_MAX_MS = 5_000;
 const PIPELINE = 2;
 
 /**
- * Gathers messages for INGEST_BATCH_MS or until INGEST_BATCH_MAX of them and commits them as one
- * transaction, then acknowledges them. Batches are pipelined (see PIPELINE); messages arriving
+ * Gathers messages for INGEST_BATCH_MS or until INGEST_BATCH_MAX of them (or INGEST_BATCH_MAX_BYTES
+ * of payload) and commits them as one transaction, then acknowledges them. Batches are pipelined (see PIPELINE); messages arriving
  * meanwhile form the next one, so batches grow with load. Acknowledgements go out in the order
  * the messages came in, whichever batch commits first. A failed commit (database down) is
  * retried with capped backoff for as long as it takes: nothing is dropped and nothing is
@@ -37,8 +37,10 @@ export class IngestBatcher {
   private readonly logger = new Logger('Ingest');
   private readonly batchMs: number;
   private readonly batchMax: number;
+  private readonly batchMaxBytes: number;
   private readonly lanes: number;
   private queue: Pending[] = [];
+  private queuedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Set<Promise<void>>();
   /** A batch is still writing its own rows: the next one waits, and grows meanwhile. */
@@ -55,13 +57,15 @@ export class IngestBatcher {
   ) {
     this.batchMs = config.get('INGEST_BATCH_MS');
     this.batchMax = config.get('INGEST_BATCH_MAX');
+    this.batchMaxBytes = config.get('INGEST_BATCH_MAX_BYTES');
     this.lanes = config.get('INGEST_LANES');
   }
 
   submit(msg: InboundMessage, ack: Ack): void {
     this.stats.received++;
     this.queue.push({ msg, ack });
-    if (this.queue.length >= this.batchMax) this.flush();
+    this.queuedBytes += msg.payload.length;
+    if (this.queue.length >= this.batchMax || this.queuedBytes >= this.batchMaxBytes) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.batchMs);
   }
 
@@ -96,13 +100,27 @@ export class IngestBatcher {
       // would only add latency, as the next batch will queue for the twins' locks anyway.
       this.flush();
     };
-    const run = this.process(this.queue.splice(0, this.batchMax), leaveFront);
+    const run = this.process(this.takeBatch(), leaveFront);
     this.running.add(run);
     void run.finally(() => {
       this.running.delete(run);
       leaveFront();
       this.flush();
     });
+  }
+
+  /** The next batch: up to INGEST_BATCH_MAX messages and INGEST_BATCH_MAX_BYTES of payload, at least one. */
+  private takeBatch(): Pending[] {
+    let count = 0;
+    let bytes = 0;
+    while (count < this.queue.length && count < this.batchMax) {
+      const size = this.queue[count].msg.payload.length;
+      if (count > 0 && bytes + size > this.batchMaxBytes) break;
+      bytes += size;
+      count++;
+    }
+    this.queuedBytes -= bytes;
+    return this.queue.splice(0, count);
   }
 
   private async process(batch: Pending[], onTwinPhase: () => void): Promise<void> {
@@ -138,6 +156,7 @@ export class IngestBatcher {
       if (!this.stopping) throw err;
       // Back into the queue so nothing is lost track of; the broker redelivers after a restart.
       this.queue.unshift(...batch);
+      for (const p of batch) this.queuedBytes += p.msg.payload.length;
       return undefined;
     }
   }

@@ -144,7 +144,8 @@ describe('JournalFeed', () => {
     try {
       await write(a, 'feed.idle', 3, 10);
       await write(b, 'feed.idle', 3, 10);
-      const head = (await admin.query<{ seq: string }>('SELECT max(seq)::text AS seq FROM journal')).rows[0].seq;
+      const head = (await admin.query<{ seq: string }>('SELECT max(seq)::text AS seq FROM journal')).rows[0]
+        .seq;
       await until('the head of both replicas', () => feed.head === head);
       expect(reads).not.toHaveBeenCalled();
       const got: JournalEntry[] = [];

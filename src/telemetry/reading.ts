@@ -99,9 +99,8 @@ export function readingTime(ts: unknown): number | undefined {
 }
 
 /** The row to store, or why the reading cannot be stored; fields are checked whatever their static type. */
-export function storableReading(
-  r: { [K in keyof TelemetryReading]: unknown },
-): { row: StorableReading } | { problem: ReadingProblem } {
+export function storableReading(r: { [K in keyof TelemetryReading]: unknown }):
+  { row: StorableReading } | { problem: ReadingProblem } {
   const checked = storableReadings(r, [r]);
   return 'problem' in checked ? checked : { row: checked.rows[0] };
 }
@@ -126,7 +125,8 @@ export function storableReadings(
   let feature: unknown;
   for (const r of readings) {
     // A message's readings come feature by feature: each feature id is checked once.
-    const problem = (r.featureId === feature ? undefined : featureIdProblem(r.featureId)) ?? pathProblem(r.path);
+    const problem =
+      (r.featureId === feature ? undefined : featureIdProblem(r.featureId)) ?? pathProblem(r.path);
     if (problem !== undefined) return { problem: { message: problem, nonFinite: false } };
     feature = r.featureId;
     const bad = valueProblem(r.value);
@@ -162,7 +162,8 @@ export function toRows(readings: readonly TelemetryReading[]): StorableReading[]
 
 /** NaN or ±Infinity anywhere in a JSON-like value. */
 export function hasNonFiniteNumber(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return typeof value === 'number' && !Number.isFinite(value);
+  if (typeof value !== 'object' || value === null)
+    return typeof value === 'number' && !Number.isFinite(value);
   // An explicit stack: a device payload can nest deeper than the call stack allows.
   const stack: unknown[] = [value];
   while (stack.length > 0) {

@@ -5,7 +5,8 @@ import type { HistoryAgg, PointKey, PropertyRef } from './telemetry.types.js';
 /** The dedup key as the unique index spells it; ON CONFLICT must name the same expression. */
 const KEY = 'series_id, ts, (COALESCE(seq, -1))';
 /** The series of a property, for the history queries ($1 thing, $2 feature, $3 path). */
-const SERIES = 'series_id = (SELECT id FROM telemetry_series WHERE thing_id = $1 AND feature_id = $2 AND path = $3)';
+const SERIES =
+  'series_id = (SELECT id FROM telemetry_series WHERE thing_id = $1 AND feature_id = $2 AND path = $3)';
 
 /** What a series is: one property of one feature of one thing. */
 export interface SeriesKey {
