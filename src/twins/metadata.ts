@@ -1,4 +1,4 @@
-import { isJsonObject, setAt, toPointer } from './model/json-pointer.js';
+import { isJsonObject, putKey, setAt, toPointer } from './model/json-pointer.js';
 
 /**
  * Per-leaf source timestamps: pointer → ISO time of the value now stored there. They let a
@@ -7,13 +7,22 @@ import { isJsonObject, setAt, toPointer } from './model/json-pointer.js';
  */
 export type LeafTimes = Record<string, string>;
 
-/** Pointers of the leaves a value writes when put at `path` (an empty object is a leaf too). */
-export function leaves(path: readonly string[], value: unknown, out: string[] = []): string[] {
-  if (isJsonObject(value) && Object.keys(value).length > 0) {
-    for (const [k, v] of Object.entries(value)) leaves([...path, k], v, out);
-  } else {
-    out.push(toPointer(path));
+/** The pointer of `key` under `pointer` (`~` escaped as `~0`). */
+function child(pointer: string, key: string): string {
+  const k = key.includes('~') ? key.replaceAll('~', '~0') : key;
+  return pointer === '/' ? `/${k}` : `${pointer}/${k}`;
+}
+
+/** The leaves a value writes at `pointer`, with their values (an empty object is a leaf too). */
+function leafEntries(pointer: string, value: unknown, out: [string, unknown][]): [string, unknown][] {
+  if (isJsonObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length > 0) {
+      for (const k of keys) leafEntries(child(pointer, k), value[k], out);
+      return out;
+    }
   }
+  out.push([pointer, value]);
   return out;
 }
 
@@ -21,13 +30,30 @@ function isUnder(pointer: string, prefix: string): boolean {
   return prefix === '/' || pointer === prefix || pointer.startsWith(prefix + '/');
 }
 
-/** The newest time recorded at the pointer or any of its ancestors (a whole-object write covers its leaves). */
+/**
+ * The newest time recorded at the pointer or any of its ancestors (a whole-object write covers
+ * its leaves). Looks up each ancestor rather than scanning every entry: a thing of many
+ * properties is merged into on every reading.
+ */
 function recordedAt(meta: LeafTimes, pointer: string): string | undefined {
-  let newest: string | undefined;
-  for (const [p, ts] of Object.entries(meta)) {
-    if ((isUnder(pointer, p) || p === pointer) && (newest === undefined || ts > newest)) newest = ts;
-  }
+  let newest: string | undefined = meta['/'];
+  const consider = (at: string) => {
+    const ts = Object.prototype.hasOwnProperty.call(meta, at) ? meta[at] : undefined;
+    if (ts !== undefined && (newest === undefined || ts > newest)) newest = ts;
+  };
+  for (let i = pointer.indexOf('/', 1); i !== -1; i = pointer.indexOf('/', i + 1))
+    consider(pointer.slice(0, i));
+  if (pointer !== '/') consider(pointer);
   return newest;
+}
+
+/** Whether the pointer is at or below one of the given pointers. */
+function coveredBy(pointer: string, tops: ReadonlySet<string>): boolean {
+  if (tops.has('/') || tops.has(pointer)) return true;
+  for (let i = pointer.indexOf('/', 1); i !== -1; i = pointer.indexOf('/', i + 1)) {
+    if (tops.has(pointer.slice(0, i))) return true;
+  }
+  return false;
 }
 
 /**
@@ -40,20 +66,25 @@ export function dropStaleLeaves(
   timeOf: (pointer: string) => string,
   meta: LeafTimes,
 ): unknown {
-  const keep = (segments: string[], value: unknown): unknown => {
-    if (isJsonObject(value) && Object.keys(value).length > 0) {
-      const kept: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) {
-        const r = keep([...segments, k], v);
-        if (r !== undefined) kept[k] = r;
+  const keep = (pointer: string, value: unknown): unknown => {
+    if (isJsonObject(value)) {
+      const keys = Object.keys(value);
+      if (keys.length > 0) {
+        const kept: Record<string, unknown> = {};
+        let any = false;
+        for (const k of keys) {
+          const r = keep(child(pointer, k), value[k]);
+          if (r === undefined) continue;
+          putKey(kept, k, r);
+          any = true;
+        }
+        return any ? kept : undefined;
       }
-      return Object.keys(kept).length > 0 ? kept : undefined;
     }
-    const pointer = toPointer(segments);
     const stored = recordedAt(meta, pointer);
     return stored !== undefined && stored > timeOf(pointer) ? undefined : value;
   };
-  return keep([...path], patch);
+  return keep(toPointer(path), patch);
 }
 
 /**
@@ -71,21 +102,17 @@ export function nextLeafTimes(
   const next: LeafTimes = {};
   for (const [p, ts] of Object.entries(meta)) if (kind === 'merge' || !isUnder(p, prefix)) next[p] = ts;
   if (kind === 'delete') return next;
-  for (const leaf of leaves(path, value)) {
-    for (const p of Object.keys(next)) if (isUnder(p, leaf)) delete next[p];
+  const written = leafEntries(prefix, value, []);
+  // A written leaf replaces whatever was recorded at or below it. The leaves of one value are
+  // never below one another, so all can be cleared first and then set.
+  const tops = new Set(written.map(([leaf]) => leaf));
+  for (const p of Object.keys(next)) if (coveredBy(p, tops)) delete next[p];
+  for (const [leaf, v] of written) {
     // Only data carries source times; thingId, policyId and definition are not measurements.
     if (!leaf.startsWith('/attributes') && !leaf.startsWith('/features')) continue;
-    if (!(kind === 'merge' && valueAt(path, value, leaf) === null)) next[leaf] = timeOf(leaf);
+    if (!(kind === 'merge' && v === null)) next[leaf] = timeOf(leaf);
   }
   return next;
-}
-
-function valueAt(path: readonly string[], value: unknown, leaf: string): unknown {
-  const rel = leaf.slice(toPointer(path) === '/' ? 1 : toPointer(path).length + 1);
-  if (rel === '') return value;
-  let v: unknown = value;
-  for (const k of rel.split('/')) v = isJsonObject(v) ? v[k] : undefined;
-  return v;
 }
 
 /** `_metadata` in Ditto's shape: the thing's structure with `{ts}` at each timed leaf. */

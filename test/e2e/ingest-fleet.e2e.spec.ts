@@ -68,9 +68,10 @@ describe('a simulated fleet with faults', () => {
     await waitFor(
       `${expected} readings in history`,
       async () => {
-        const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM telemetry_readings WHERE thing_id LIKE $1`, [
-          `${namespace}:%`,
-        ]);
+        const { rows } = await t.db.query(
+          `SELECT count(*)::int AS n FROM telemetry_readings WHERE thing_id LIKE $1`,
+          [`${namespace}:%`],
+        );
         return rows[0].n === expected ? true : undefined;
       },
       60_000,

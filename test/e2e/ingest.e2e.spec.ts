@@ -83,9 +83,10 @@ describe('telemetry into history and twins', () => {
     const before = Date.now();
     await publish(device, telemetry('m2'), { features: { f: { b: 2 } } });
     await waitFor('both readings', async () => ((await historyRows('m2')).length === 2 ? true : undefined));
-    const { rows } = await t.db.query(`SELECT path, ts FROM telemetry_readings WHERE thing_id = $1 ORDER BY path`, [
-      `${ns}:m2`,
-    ]);
+    const { rows } = await t.db.query(
+      `SELECT path, ts FROM telemetry_readings WHERE thing_id = $1 ORDER BY path`,
+      [`${ns}:m2`],
+    );
     expect(rows[0].ts.toISOString()).toBe('2026-01-02T03:04:05.678Z');
     expect(rows[1].ts.getTime()).toBeGreaterThanOrEqual(before - 1000);
   });

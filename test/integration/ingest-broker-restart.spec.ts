@@ -35,9 +35,10 @@ afterAll(async () => {
 });
 
 async function rows(): Promise<number> {
-  const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM telemetry_readings WHERE thing_id LIKE $1`, [
-    `${ns}:%`,
-  ]);
+  const { rows } = await t.db.query(
+    `SELECT count(*)::int AS n FROM telemetry_readings WHERE thing_id LIKE $1`,
+    [`${ns}:%`],
+  );
   return rows[0].n;
 }
 

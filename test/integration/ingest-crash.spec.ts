@@ -53,7 +53,9 @@ async function kill(child: ChildProcess | undefined): Promise<void> {
 }
 
 async function stored(): Promise<number> {
-  const { rows } = await db.query(`SELECT count(*)::int AS n FROM telemetry_readings WHERE feature_id = 'meter'`);
+  const { rows } = await db.query(
+    `SELECT count(*)::int AS n FROM telemetry_readings WHERE feature_id = 'meter'`,
+  );
   return rows[0].n;
 }
 

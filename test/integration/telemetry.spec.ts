@@ -189,7 +189,10 @@ describe('insertNew', () => {
     const otherPath = reading({ thingId: id, path: 'status/level' });
     const otherFeature = reading({ thingId: id, featureId: 'other' });
     expect(await insert([withSeq, otherPath, otherFeature, r1])).toEqual([withSeq, otherPath, otherFeature]);
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM telemetry_readings WHERE thing_id = $1', [id]);
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n FROM telemetry_readings WHERE thing_id = $1',
+      [id],
+    );
     expect(rows[0].n).toBe(4);
   });
 
@@ -208,7 +211,10 @@ describe('insertNew', () => {
     const results = await Promise.all(batches.map((b) => insert(b)));
     const reported = results.flat().map((r) => r.value as number);
     expect(reported.sort((x, y) => x - y)).toEqual(all.map((r) => r.value));
-    const { rows } = await t.db.query('SELECT count(*)::int AS n FROM telemetry_readings WHERE thing_id = $1', [id]);
+    const { rows } = await t.db.query(
+      'SELECT count(*)::int AS n FROM telemetry_readings WHERE thing_id = $1',
+      [id],
+    );
     expect(rows[0].n).toBe(300);
   });
 

@@ -16,9 +16,16 @@ export function hasKey(obj: JsonObject, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(obj, key);
 }
 
-/** A plain assignment would run the `__proto__` setter instead of storing the key. */
+/**
+ * A plain assignment would run the `__proto__` setter instead of storing the key, the one
+ * accessor plain objects inherit; any other key is assigned (defining it costs far more).
+ */
 export function putKey(obj: JsonObject, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  if (key === '__proto__') {
+    Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  } else {
+    obj[key] = value;
+  }
 }
 
 /** `'a/b'`, `'/a/b'` → `['a', 'b']`; `''` and `'/'` → `[]`. */
@@ -32,7 +39,8 @@ export function parsePointer(path: string): string[] {
 
 export function toPointer(segments: readonly string[]): string {
   if (segments.length === 0) return '/';
-  return '/' + segments.map((s) => s.replaceAll('~', '~0')).join('/');
+  const joined = segments.join('/');
+  return joined.includes('~') ? '/' + segments.map((s) => s.replaceAll('~', '~0')).join('/') : '/' + joined;
 }
 
 /** The value at the path, or undefined when any step is missing or not an object. */
