@@ -57,8 +57,9 @@ export class ThingStates {
       return memo === undefined;
     });
     if (todo.length === 0) return result;
-    const fromDb = await this.load(this.unknownThings(todo));
-    const past = await this.statesBefore(todo, fromDb);
+    const unknown = this.unknownThings(todo);
+    const fromDb = await this.load(unknown);
+    const past = await this.statesBefore(todo, unknown, fromDb);
     for (const e of todo) {
       const next = this.advance(e, this.byThing.get(e.thingId) ?? past.get(e.thingId), fromDb);
       this.remember(e, next);
@@ -98,20 +99,25 @@ export class ThingStates {
   }
 
   /**
-   * For things read from the database that have moved on since the first entry asked about (the
-   * entry was committed, then more changes, before this ran), the state just before that entry,
-   * rebuilt from the thing's journal: extra fields must show the thing as it was after each change.
+   * For things the database shows moved on since the first entry asked about, or deleted since
+   * (the entry was committed, then more changes, before this ran), the state just before that
+   * entry, rebuilt from the thing's journal: extra fields must show the thing as it was after
+   * each change.
    */
   private async statesBefore(
     entries: JournalEntry[],
+    unknown: string[],
     fromDb: Map<string, Known>,
   ): Promise<Map<string, Known>> {
     const first = new Map<string, number>();
     for (const e of entries) if (!first.has(e.thingId)) first.set(e.thingId, e.revision);
     const out = new Map<string, Known>();
-    for (const [thingId, current] of fromDb) {
+    for (const thingId of unknown) {
       const revision = first.get(thingId);
-      if (revision === undefined || current.revision <= revision || revision - 1 > MAX_REPLAY) continue;
+      const current = fromDb.get(thingId);
+      if (revision === undefined || (current && current.revision <= revision) || revision - 1 > MAX_REPLAY) {
+        continue;
+      }
       let known: Known | undefined;
       for (const e of await this.journal.readThing(thingId, 1, revision - 1)) {
         if (e.revision >= revision) break;
