@@ -18,10 +18,10 @@ export class SeriesCache {
     let features = this.things.get(thingId);
     if (!features) {
       if (this.entries >= this.maxEntries) this.shed();
-      this.things.set(thingId, (features = new Map()));
+      this.things.set(thingId, (features = new Map<string, Map<string, number>>()));
     }
     let paths = features.get(featureId);
-    if (!paths) features.set(featureId, (paths = new Map()));
+    if (!paths) features.set(featureId, (paths = new Map<string, number>()));
     if (!paths.has(path)) this.entries++;
     paths.set(path, id);
   }
