@@ -153,9 +153,7 @@ function parseTelemetry(
 ): DeviceMessage {
   if (!isJsonObject(body))
     return reject('schema_invalid', 'The telemetry payload must be a JSON object.', thingId);
-  const known =
-    Number(body.ts !== undefined) + Number(body.seq !== undefined) + Number(body.features !== undefined);
-  const unknown = Object.keys(body).length === known ? [] : Object.keys(body).filter((k) => !FIELDS.has(k));
+  const unknown = Object.keys(body).filter((k) => !FIELDS.has(k));
   if (unknown.length > 0) {
     return reject(
       'schema_invalid',

@@ -97,8 +97,9 @@ export class IngestWriter {
     // parseDeviceMessage has made every reading's row with telemetry's own rules; the twin leaf
     // of each goes with it, at the same position.
     const readings: StorableReading[] = [];
-    const leafOf: TimedLeaf[] = [];
-    for (const { parsed } of kept) if (parsed.kind === 'telemetry') addReadings(parsed, readings, leafOf);
+    const readingLeaves: TimedLeaf[] = [];
+    for (const { parsed } of kept)
+      if (parsed.kind === 'telemetry') addReadings(parsed, readings, readingLeaves);
     const commands: (QueuedCommand & { msg: InboundMessage })[] = kept.flatMap((a) =>
       a.parsed.kind === 'command'
         ? [{ thingId: a.parsed.thingId, command: a.parsed.command, msg: a.msg }]
@@ -122,7 +123,7 @@ export class IngestWriter {
       const presence = decidePresence(due, new Map(stored.map((r) => [r.thingId, r])));
       await this.repo.writePresence(tx, presence.rows);
       const fresh = await this.telemetry.insertRows(tx, readings);
-      const leaves = fresh.map((i) => leafOf[i]);
+      const leaves = fresh.map((i) => readingLeaves[i]);
       const cmds = twinCommands([...leaves, ...presence.leaves], commands, this.autoCreate);
       onTwinPhase?.();
       const outcomes = await scope.applyEach(cmds);
