@@ -98,20 +98,19 @@ export class IngestWriter {
     // of each goes with it, at the same position.
     const readings: StorableReading[] = [];
     const readingLeaves: TimedLeaf[] = [];
-    for (const { parsed } of kept)
+    const commands: (QueuedCommand & { msg: InboundMessage })[] = [];
+    const events: PresenceEvent[] = [];
+    for (const { msg, parsed } of kept) {
       if (parsed.kind === 'telemetry') addReadings(parsed, readings, readingLeaves);
-    const commands: (QueuedCommand & { msg: InboundMessage })[] = kept.flatMap((a) =>
-      a.parsed.kind === 'command'
-        ? [{ thingId: a.parsed.thingId, command: a.parsed.command, msg: a.msg }]
-        : [],
-    );
-    const events: PresenceEvent[] = kept.map(({ msg, parsed }) => ({
-      thingId: parsed.thingId,
-      online: parsed.kind === 'status' ? parsed.online : true,
-      time: parsed.time,
-      explicit: parsed.kind === 'status',
-      receivedAt: msg.receivedAt,
-    }));
+      if (parsed.kind === 'command') commands.push({ thingId: parsed.thingId, command: parsed.command, msg });
+      events.push({
+        thingId: parsed.thingId,
+        online: parsed.kind === 'status' ? parsed.online : true,
+        time: parsed.time,
+        explicit: parsed.kind === 'status',
+        receivedAt: msg.receivedAt,
+      });
+    }
 
     // May run more than once (retries): it only touches the transaction and local values.
     return this.twins.transaction(async (scope) => {
