@@ -100,9 +100,13 @@ export class IngestWriter {
     const readingLeaves: TimedLeaf[] = [];
     const commands: (QueuedCommand & { msg: InboundMessage })[] = [];
     const events: PresenceEvent[] = [];
+    // The messages behind each thing's merge. Only these few references outlive this loop, so the
+    // parsed payloads can go while the batch waits on the database.
+    const dataSources: { thingId: string; msg: InboundMessage }[] = [];
     for (const { msg, parsed } of kept) {
       if (parsed.kind === 'telemetry') addReadings(parsed, readings, readingLeaves);
       if (parsed.kind === 'command') commands.push({ thingId: parsed.thingId, command: parsed.command, msg });
+      else dataSources.push({ thingId: parsed.thingId, msg });
       events.push({
         thingId: parsed.thingId,
         online: parsed.kind === 'status' ? parsed.online : true,
@@ -138,7 +142,7 @@ export class IngestWriter {
           return;
         }
         const why = `${o.error.code}: ${o.error.message}`;
-        for (const msg of sourcesOf(cmd, i, cmds.length - commands.length, kept, commands)) {
+        for (const msg of sourcesOf(cmd, i, cmds.length - commands.length, dataSources, commands)) {
           rejected.push({
             ...deadOf(msg, this.limits.maxPayloadBytes),
             reason: 'command_rejected',
@@ -215,13 +219,11 @@ function sourcesOf(
   cmd: TwinCommand,
   index: number,
   merges: number,
-  kept: { msg: InboundMessage; parsed: Accepted }[],
+  dataSources: { thingId: string; msg: InboundMessage }[],
   commands: { msg: InboundMessage }[],
 ): InboundMessage[] {
   if (index >= merges) return [commands[index - merges].msg];
-  return kept
-    .filter((a) => a.parsed.thingId === cmd.thingId && a.parsed.kind !== 'command')
-    .map((a) => a.msg);
+  return dataSources.filter((d) => d.thingId === cmd.thingId).map((d) => d.msg);
 }
 
 function deadOf(msg: InboundMessage, maxBytes: number): Omit<NewDeadLetter, 'reason' | 'message'> {
