@@ -4,6 +4,8 @@ import type { HistoryAgg, PointKey, PropertyRef } from './telemetry.types.js';
 
 /** The dedup key as the unique index spells it; ON CONFLICT must name the same expression. */
 const KEY = 'series_id, ts, (COALESCE(seq, -1))';
+const SAVEPOINT = 'telemetry_insert';
+const UNIQUE_VIOLATION = '23505';
 /** The series of a property, for the history queries ($1 thing, $2 feature, $3 path). */
 const SERIES =
   'series_id = (SELECT id FROM telemetry_series WHERE thing_id = $1 AND feature_id = $2 AND path = $3)';
@@ -104,12 +106,32 @@ export class TelemetryRepository {
    *
    * The rows travel as one array literal per column, written here (the driver's own array
    * encoding costs more than the insert), which the server parses faster than the same rows
-   * as JSON; the answer is one value. Usually all rows are new, and the answer is NULL; only
-   * otherwise is the input matched against what was inserted (several inputs may match one
-   * row: the first of them is the one inserted).
+   * as JSON; the answer is one value.
+   *
+   * Usually every row is new: a plain insert, in a savepoint, costs the server about a third
+   * less than resolving conflicts. Only when it meets a duplicate (a redelivery, a device
+   * retry) is it undone and the rows inserted skipping conflicts, the input then matched
+   * against what went in (several inputs may match one row: the first of them went in).
    */
   async insertNew(tx: Tx, rows: PointToStore[]): Promise<number[]> {
     if (rows.length === 0) return [];
+    const params = columns(rows);
+    await tx.query(`SAVEPOINT ${SAVEPOINT}`);
+    try {
+      await tx.query(
+        `INSERT INTO telemetry (series_id, ts, seq, value)
+         SELECT series_id, ts, seq, value
+         FROM unnest($1::integer[], $2::timestamptz[], $3::bigint[], $4::jsonb[])
+              WITH ORDINALITY AS r(series_id, ts, seq, value, n)
+         ORDER BY series_id, ts, COALESCE(seq, -1), n`,
+        params,
+      );
+      await tx.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
+      return rows.map((_, i) => i);
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
+      await tx.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+    }
     const result = await tx.query<{ fresh: string | null }>(
       `WITH input AS (
          SELECT * FROM unnest($1::integer[], $2::timestamptz[], $3::bigint[], $4::jsonb[])
@@ -127,8 +149,9 @@ export class TelemetryRepository {
            WHERE COALESCE(i.seq, -1) = COALESCE(f.seq, -1)
            GROUP BY i.series_id, i.ts, i.seq) firsts
        ) END AS fresh`,
-      [...columns(rows), rows.length],
+      [...params, rows.length],
     );
+    await tx.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
     const fresh = result[0].fresh;
     if (fresh === null) return rows.map((_, i) => i);
     return fresh === '' ? [] : fresh.split(',').map(Number);
