@@ -4,16 +4,7 @@ import { ConfigService } from '../config/config.service.js';
 import type { InboundMessage } from './device-contract.js';
 import { IngestStats } from './ingest-stats.js';
 import { IngestBatcher, laneOf } from './ingest.batcher.js';
-import type { BatchOutcome, IngestWriter } from './ingest.writer.js';
-
-const OUTCOME: BatchOutcome = {
-  newReadings: 0,
-  duplicates: 0,
-  stale: 0,
-  twinChanges: 0,
-  deadLetters: [],
-  presence: [],
-};
+import { NO_OUTCOME, type BatchOutcome, type IngestWriter } from './ingest.writer.js';
 
 /** A writer whose commits the test ends, and whose twin phase it announces, one by one. */
 class FakeWriter {
@@ -30,7 +21,7 @@ class FakeWriter {
       this.commits.push({
         topics: messages.map((m) => m.topic),
         twinPhase: () => onTwinPhase?.(),
-        finish: () => ok(OUTCOME),
+        finish: () => ok(NO_OUTCOME),
         fail,
       }),
     );
@@ -183,12 +174,12 @@ class PoisonWriter {
       return Promise.reject(Object.assign(new Error('invalid input syntax'), { code: '22P02' }));
     }
     this.committed.push(topics);
-    return Promise.resolve(OUTCOME);
+    return Promise.resolve(NO_OUTCOME);
   }
 
   refuse(msg: InboundMessage): Promise<BatchOutcome> {
     this.refused.push(msg.topic);
-    return Promise.resolve({ ...OUTCOME, deadLetters: ['storage_refused'] });
+    return Promise.resolve({ ...NO_OUTCOME, deadLetters: ['storage_refused'] });
   }
 }
 

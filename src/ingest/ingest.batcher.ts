@@ -3,7 +3,7 @@ import { ConfigService } from '../config/config.service.js';
 import { cappedBackoff, isDataError, retrying } from '../persistence/retry.js';
 import type { InboundMessage } from './device-contract.js';
 import { IngestStats } from './ingest-stats.js';
-import { IngestWriter, type BatchOutcome } from './ingest.writer.js';
+import { IngestWriter, NO_OUTCOME, type BatchOutcome } from './ingest.writer.js';
 
 /** Sends the PUBACK of a message; called only after what the message carries has committed. */
 export type Ack = () => void;
@@ -26,8 +26,9 @@ const PIPELINE = 2;
 
 /**
  * Gathers messages for INGEST_BATCH_MS or until INGEST_BATCH_MAX of them (or INGEST_BATCH_MAX_BYTES
- * of payload) and commits them as one transaction, then acknowledges them. Batches are pipelined (see PIPELINE); messages arriving
- * meanwhile form the next one, so batches grow with load. Acknowledgements go out in the order
+ * of payload), commits them (one transaction per lane, see commitLanes), then acknowledges them.
+ * Batches are pipelined (see PIPELINE); messages arriving meanwhile form the next one, so
+ * batches grow with load. Acknowledgements go out in the order
  * the messages came in, whichever batch commits first. A failed commit (database down) is
  * retried with capped backoff for as long as it takes: nothing is dropped and nothing is
  * acknowledged before it is stored, so the broker keeps redelivering what is outstanding.
@@ -178,7 +179,7 @@ export class IngestBatcher {
     const settled = await Promise.allSettled(used.map((lane) => this.isolating(lane, reached)));
     const failed = settled.find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
-    return settled.map((r) => (r as PromiseFulfilledResult<BatchOutcome>).value).reduce(combine, EMPTY);
+    return settled.map((r) => (r as PromiseFulfilledResult<BatchOutcome>).value).reduce(combine, NO_OUTCOME);
   }
 
   /**
@@ -231,15 +232,6 @@ export class IngestBatcher {
     this.writer.memory.remember(o.presence, Date.now());
   }
 }
-
-const EMPTY: BatchOutcome = {
-  newReadings: 0,
-  duplicates: 0,
-  stale: 0,
-  twinChanges: 0,
-  deadLetters: [],
-  presence: [],
-};
 
 /** All messages of one thing go to one lane; a topic outside `things/{id}/…` goes to the first. */
 export function laneOf(topic: string, lanes: number): number {

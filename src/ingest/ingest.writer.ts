@@ -25,6 +25,16 @@ export interface BatchOutcome {
   presence: PresenceRow[];
 }
 
+/** A batch that stored nothing: the start of a sum of outcomes. */
+export const NO_OUTCOME: BatchOutcome = {
+  newReadings: 0,
+  duplicates: 0,
+  stale: 0,
+  twinChanges: 0,
+  deadLetters: [],
+  presence: [],
+};
+
 type Accepted = Exclude<DeviceMessage, { kind: 'ignored' } | { kind: 'rejected' }>;
 
 const ID_ONLY = parseFieldSelector('thingId');
@@ -175,14 +185,7 @@ export class IngestWriter {
       message,
     };
     await this.twins.transaction(({ tx }) => this.repo.insertDeadLetters(tx, [letter]));
-    return {
-      newReadings: 0,
-      duplicates: 0,
-      stale: 0,
-      twinChanges: 0,
-      deadLetters: ['storage_refused'],
-      presence: [],
-    };
+    return { ...NO_OUTCOME, deadLetters: ['storage_refused'] };
   }
 
   /** AUTO_CREATE_THINGS=false: messages for things that do not exist are dead letters. */

@@ -161,7 +161,7 @@ export function toRows(readings: readonly TelemetryReading[]): StorableReading[]
 }
 
 /** NaN or ±Infinity anywhere in a JSON-like value. */
-export function hasNonFiniteNumber(value: unknown): boolean {
+function hasNonFiniteNumber(value: unknown): boolean {
   if (typeof value !== 'object' || value === null)
     return typeof value === 'number' && !Number.isFinite(value);
   // An explicit stack: a device payload can nest deeper than the call stack allows.

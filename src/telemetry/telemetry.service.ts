@@ -53,10 +53,9 @@ export class TelemetryService {
   /** The series id of each row, from the cache or, for the others, from the database. */
   private async seriesOf(tx: Tx, rows: StorableReading[]): Promise<number[]> {
     const ids = rows.map((r) => this.series.get(r.thingId, r.featureId, r.path));
-    // Keyed by the three parts joined with NUL, which no thing id, feature id or key holds.
     const missing = new Map<string, SeriesKey>();
     rows.forEach((r, i) => {
-      if (ids[i] === undefined) missing.set(`${r.thingId}\u0000${r.featureId}\u0000${r.path}`, r);
+      if (ids[i] === undefined) missing.set(keyOf(r), r);
     });
     if (missing.size === 0) return ids as number[];
     const keys = [...missing.values()];
@@ -64,14 +63,11 @@ export class TelemetryService {
     const fresh = new Map<string, number>();
     keys.forEach((k, i) => {
       // One this transaction created is real for others only if it commits: not cached yet.
-      if (found[i].created) fresh.set(`${k.thingId}\u0000${k.featureId}\u0000${k.path}`, found[i].id);
+      if (found[i].created) fresh.set(keyOf(k), found[i].id);
       else this.series.remember(k.thingId, k.featureId, k.path, found[i].id);
     });
     return rows.map(
-      (r, i) =>
-        ids[i] ??
-        this.series.get(r.thingId, r.featureId, r.path) ??
-        (fresh.get(`${r.thingId}\u0000${r.featureId}\u0000${r.path}`) as number),
+      (r, i) => ids[i] ?? this.series.get(r.thingId, r.featureId, r.path) ?? (fresh.get(keyOf(r)) as number),
     );
   }
 
@@ -107,4 +103,9 @@ export class TelemetryService {
 
 function toPoint(r: PointRow): HistoryPoint {
   return { ts: displayInstant(r.ts), seq: r.seq === null ? null : Number(r.seq), value: r.value };
+}
+
+/** The series as one string: its parts joined with NUL, which no thing id, feature id or key holds. */
+function keyOf(k: SeriesKey): string {
+  return `${k.thingId}\u0000${k.featureId}\u0000${k.path}`;
 }
