@@ -174,3 +174,136 @@ export const Errors = {
       'Check the condition or the current state of the Thing.',
     ),
 };
+
+/**
+ * Ditto's policy errors. Not-found and not-modifiable pick the code of the addressed level of the
+ * policy (`policies:entry.notfound`, `policies:subject.notmodifiable`, …) from the path inside it.
+ */
+export const PolicyErrors = {
+  notFound: (policyId: string, path: readonly string[]) => {
+    const { code, what } = policyLevel(path, policyId);
+    return new DomainError(
+      404,
+      `policies:${code}.notfound`,
+      `${what} could not be found or requester had insufficient permissions to access it.`,
+      'Check if the ID of the Policy and the path of the requested resource were correct and you have sufficient permissions.',
+    );
+  },
+  notModifiable: (policyId: string, path: readonly string[]) => {
+    const { code, what } = policyLevel(path, policyId);
+    return new DomainError(
+      403,
+      `policies:${code}.notmodifiable`,
+      `${what} could not be modified as the requester had insufficient permissions to modify it ('WRITE' is required).`,
+      'Check if the ID of the Policy and the path of the resource were correct and you have sufficient permissions.',
+    );
+  },
+  notCreatable: (policyId: string) =>
+    new DomainError(
+      403,
+      'policies:policy.notcreatable',
+      `The Policy with ID '${policyId}' could not be created as the requester would have no unrestricted 'WRITE' permission on 'policy:/' of it.`,
+      "Grant yourself 'WRITE' on 'policy:/' or set the query parameter 'allow-policy-lockout=true'.",
+    ),
+  /** The sanity rule: a policy without imports keeps someone who can change it. */
+  modificationInvalid: (policyId: string, label?: string) =>
+    new DomainError(
+      403,
+      label === undefined ? 'policies:policy.modificationinvalid' : 'policies:entry.modificationinvalid',
+      label === undefined
+        ? `The Policy with ID '${policyId}' could not be modified as the resulting Policy would be invalid.`
+        : `The PolicyEntry with Label '${label}' on the Policy with ID '${policyId}' could not be modified as the resulting Policy would be invalid.`,
+      "There must always be at least one PolicyEntry with 'WRITE' permissions on resource 'policy:/'.",
+    ),
+  conflict: (policyId: string) =>
+    new DomainError(
+      409,
+      'policies:policy.conflict',
+      `The Policy with ID '${policyId}' already exists`,
+      'Choose another Policy ID.',
+    ),
+  idNotSettable: (bodyId: string, pathId: string) =>
+    new DomainError(
+      400,
+      'policies:id.notsettable',
+      `The Policy ID in the request body ('${bodyId}') does not match the one in the URI ('${pathId}').`,
+      'Leave the policyId out of the body or make it equal to the one in the URI.',
+    ),
+  entryInvalid: (message: string) =>
+    new DomainError(
+      400,
+      'policies:entry.invalid',
+      message,
+      "A policy entry has 'subjects' ({\"<issuer>:<subject>\": {\"type\": …}}) and 'resources' ({\"thing:/…\": {\"grant\": [...], \"revoke\": [...]}}) with permissions READ, WRITE or EXECUTE.",
+    ),
+  labelInvalid: (label: string) =>
+    new DomainError(
+      400,
+      'policies:label.invalid',
+      `The Policy Label '${label.slice(0, 300)}' is invalid.`,
+      "A label is 1 to 256 characters without '/' and must not start with 'imported'.",
+    ),
+  subjectIdInvalid: (subjectId: string) =>
+    new DomainError(
+      400,
+      'policies:subjectid.invalid',
+      `The Subject ID '${subjectId.slice(0, 300)}' is not valid.`,
+      "A subject ID is '<issuer>:<subject>', 1 to 256 characters.",
+    ),
+  subjectExpiryInvalid: (expiry: string) =>
+    new DomainError(
+      400,
+      'policies:subjectexpiry.invalid',
+      `The expiry of a Policy Subject '${String(expiry).slice(0, 100)}' is invalid.`,
+      'It must be an ISO-8601 timestamp, e.g. 2030-01-01T00:00:00Z.',
+    ),
+  importInvalid: (message: string) =>
+    new DomainError(
+      400,
+      'policies:import.invalid',
+      message,
+      "Policy imports map policy IDs to {\"entries\": [labels]}; a policy cannot import itself.",
+    ),
+  importsTooLarge: (max: number) =>
+    new DomainError(
+      400,
+      'policies:imports.toolarge',
+      `The number of policy imports exceeds the maximum of ${max}.`,
+      'Reduce the number of imported policies.',
+    ),
+  preconditionFailed: (header: string, value: string) =>
+    new DomainError(
+      412,
+      'policies:precondition.failed',
+      `The comparison of precondition header '${header}' for the requested Policy resource evaluated to false. Header value: '${value}'.`,
+      `The comparison of the provided precondition header '${header}' with the current ETag value of the requested Policy resource evaluated to false. Check the value of your conditional header value.`,
+    ),
+  notModified: (header: string, value: string, etag: string) =>
+    new DomainError(
+      304,
+      'policies:precondition.notmodified',
+      `The comparison of precondition header '${header}' for the requested Policy resource evaluated to false. Expected: '${value}' not to match actual: '${etag}'.`,
+      undefined,
+      { ETag: etag },
+    ),
+};
+
+function policyLevel(path: readonly string[], policyId: string): { code: string; what: string } {
+  const policy = `the Policy with ID '${policyId}'`;
+  const [top, key, sub, subKey] = path;
+  if (top === 'imports') {
+    if (key === undefined) return { code: 'imports', what: `The Policy Imports on ${policy}` };
+    return { code: 'import', what: `The Policy Import with ID '${key}' on ${policy}` };
+  }
+  if (top !== 'entries' || key === undefined) return { code: 'policy', what: `The Policy with ID '${policyId}'` };
+  const entry = `the PolicyEntry with Label '${key}' on ${policy}`;
+  if (sub === 'subjects') {
+    if (subKey === undefined) return { code: 'subjects', what: `The Subjects of ${entry}` };
+    return { code: 'subject', what: `The Subject with ID '${subKey}' of ${entry}` };
+  }
+  if (sub === 'resources') {
+    if (subKey === undefined) return { code: 'resources', what: `The Resources of ${entry}` };
+    return { code: 'resource', what: `The Resource with path '${subKey}' of ${entry}` };
+  }
+  return { code: 'entry', what: `The PolicyEntry with Label '${key}' on ${policy}` };
+}

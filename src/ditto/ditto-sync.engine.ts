@@ -123,7 +123,9 @@ export class DittoSyncEngine {
       if (this.tracker.unfinished >= MAX_IN_MEMORY) return (this.atHead = false);
       const page = await this.deps.journal.readAfter(this.readHead, PAGE);
       if (page.length === 0) return (this.atHead = true);
-      const unseen = [...new Set(page.map((e) => e.thingId))].filter((id) => !this.ctx.known.has(id));
+      const unseen = [...new Set(page.filter((e) => e.entity !== 'policy').map((e) => e.thingId))].filter(
+        (id) => !this.ctx.known.has(id),
+      );
       this.ctx.primeSynced(await this.deps.loadSynced(unseen));
       for (const entry of page) this.take(entry);
       if (page.length < PAGE) return (this.atHead = true);
@@ -133,6 +135,8 @@ export class DittoSyncEngine {
 
   private take(entry: JournalEntry): void {
     this.readHead = entry.seq;
+    // Policies are not synced to Ditto (yet): passed over, but counted as done for the cursor.
+    if (entry.entity === 'policy') return this.tracker.add(entry.seq, entry.timestamp)();
     const gone = entry.action === 'deleted' && entry.path === '/';
     this.ctx.known.set(entry.thingId, gone ? null : entry.revision);
     const policyId =

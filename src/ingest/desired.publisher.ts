@@ -37,7 +37,7 @@ export class DesiredPublisher implements OnModuleInit, OnApplicationShutdown {
   }
 
   private onEntries(entries: readonly JournalEntry[]): void {
-    for (const e of entries) if (touchesDesired(e)) this.dirty.add(e.thingId);
+    for (const e of entries) if (e.entity !== 'policy' && touchesDesired(e)) this.dirty.add(e.thingId);
     if (this.dirty.size > 0) {
       this.running ??= this.drain()
         .catch((err: unknown) =>

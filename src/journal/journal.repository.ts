@@ -14,6 +14,7 @@ export const JOURNAL_CHANNEL = 'twin_journal';
 
 interface JournalRow {
   seq: string;
+  entity: 'thing' | 'policy';
   thing_id: string;
   revision: string;
   action: JournalEntry['action'];
@@ -38,11 +39,12 @@ export class JournalRepository {
     const rows = await tx.query<{ seqs: string }>(
       `WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($2)),
        appended AS (
-         INSERT INTO journal (seq, thing_id, revision, action, path, value, ts, origin, correlation_id)
-         SELECT nextval('journal_seq'), e.thing_id, e.revision, e.action, e.path, e.value -> 0, e.ts, e.origin, e.correlation_id
-         FROM locked, ROWS FROM (json_to_recordset($1::json) AS (thing_id text, revision bigint, action text,
-                path text, value jsonb, ts timestamptz, origin text, correlation_id text))
-              WITH ORDINALITY AS e(thing_id, revision, action, path, value, ts, origin, correlation_id, n)
+         INSERT INTO journal (seq, entity, thing_id, revision, action, path, value, ts, origin, correlation_id)
+         SELECT nextval('journal_seq'), coalesce(e.entity, 'thing'), e.thing_id, e.revision, e.action, e.path,
+                e.value -> 0, e.ts, e.origin, e.correlation_id
+         FROM locked, ROWS FROM (json_to_recordset($1::json) AS (entity text, thing_id text, revision bigint,
+                action text, path text, value jsonb, ts timestamptz, origin text, correlation_id text))
+              WITH ORDINALITY AS e(entity, thing_id, revision, action, path, value, ts, origin, correlation_id, n)
          ORDER BY e.n
          RETURNING seq
        )
@@ -57,19 +59,27 @@ export class JournalRepository {
     return entries.map((e, i) => ({ ...e, seq: seqs[i] }));
   }
 
-  /** The highest revision each thing ever had, so a re-created thing continues its revisions. */
-  async lastRevisions(tx: Tx, thingIds: string[]): Promise<Map<string, number>> {
+  /**
+   * The highest revision each thing (or policy) ever had, so a re-created one continues its
+   * revisions.
+   */
+  async lastRevisions(
+    tx: Tx,
+    thingIds: string[],
+    entity: 'thing' | 'policy' = 'thing',
+  ): Promise<Map<string, number>> {
     if (thingIds.length === 0) return new Map();
     const rows = await tx.query<{ thing_id: string; r: string }>(
-      'SELECT thing_id, max(revision) AS r FROM journal WHERE thing_id = ANY($1::text[]) GROUP BY thing_id',
-      [thingIds],
+      `SELECT thing_id, max(revision) AS r FROM journal
+       WHERE entity = $2 AND thing_id = ANY($1::text[]) GROUP BY thing_id`,
+      [thingIds, entity],
     );
     return new Map(rows.map((row) => [row.thing_id, Number(row.r)]));
   }
 
   async readAfter(tx: Tx, afterSeq: string, limit: number): Promise<JournalEntry[]> {
     const rows = await tx.query<JournalRow>(
-      `SELECT seq, thing_id, revision, action, path, value, ts, origin, correlation_id
+      `SELECT seq, entity, thing_id, revision, action, path, value, ts, origin, correlation_id
        FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2`,
       [afterSeq, limit],
     );
@@ -77,10 +87,20 @@ export class JournalRepository {
   }
 
   async readThing(tx: Tx, thingId: string, fromRevision: number, limit: number): Promise<JournalEntry[]> {
+    return this.readEntity(tx, 'thing', thingId, fromRevision, limit);
+  }
+
+  async readEntity(
+    tx: Tx,
+    entity: 'thing' | 'policy',
+    id: string,
+    fromRevision: number,
+    limit: number,
+  ): Promise<JournalEntry[]> {
     const rows = await tx.query<JournalRow>(
-      `SELECT seq, thing_id, revision, action, path, value, ts, origin, correlation_id
-       FROM journal WHERE thing_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
-      [thingId, fromRevision, limit],
+      `SELECT seq, entity, thing_id, revision, action, path, value, ts, origin, correlation_id
+       FROM journal WHERE entity = $4 AND thing_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
+      [id, fromRevision, limit, entity],
     );
     return rows.map(toEntry);
   }
@@ -94,6 +114,7 @@ export class JournalRepository {
 function toEntry(r: JournalRow): JournalEntry {
   return {
     seq: r.seq,
+    ...(r.entity === 'policy' ? { entity: 'policy' as const } : {}),
     thingId: r.thing_id,
     revision: Number(r.revision),
     action: r.action,
@@ -112,6 +133,7 @@ function toEntry(r: JournalRow): JournalEntry {
 function entriesJson(entries: NewJournalEntry[]): string {
   return JSON.stringify(
     entries.map((e) => ({
+      entity: e.entity,
       thing_id: e.thingId,
       revision: e.revision,
       action: e.action,

@@ -21,6 +21,11 @@ export class JournalService {
     return this.repo.lastRevisions(tx, thingIds);
   }
 
+  /** The highest revision each policy ever had (its journal rows outlive a deletion). */
+  lastPolicyRevisions(tx: Tx, policyIds: string[]): Promise<Map<string, number>> {
+    return this.repo.lastRevisions(tx, policyIds, 'policy');
+  }
+
   /** Entries with seq > afterSeq in seq order; committed ones only, never a later gap-fill. */
   readAfter(afterSeq: string, limit = 1000): Promise<JournalEntry[]> {
     return this.repo.readAfter(this.tx.db, afterSeq, limit);
@@ -28,6 +33,10 @@ export class JournalService {
 
   readThing(thingId: string, fromRevision = 0, limit = 1000): Promise<JournalEntry[]> {
     return this.repo.readThing(this.tx.db, thingId, fromRevision, limit);
+  }
+
+  readPolicy(policyId: string, fromRevision = 0, limit = 1000): Promise<JournalEntry[]> {
+    return this.repo.readEntity(this.tx.db, 'policy', policyId, fromRevision, limit);
   }
 
   /** Entries after a seq, per namespace, leaving out one origin (a consumer's own changes). */

@@ -8,7 +8,17 @@ export type ChangeOrigin = 'rest' | 'mqtt' | 'ws' | 'ditto' | 'system';
 export interface JournalEntry {
   /** Global, gap-tolerant, commit-ordered sequence: safe to resume from. */
   seq: string;
+  /**
+   * 'policy' for a change to a policy (then thingId holds the policy id and path points into the
+   * policy); absent for a thing, so the twin write paths never set it.
+   */
+  entity?: 'policy';
   thingId: string;
+  /**
+   * A thing change: the policy governing the thing as written (before a deletion of the whole
+   * thing, after any other change), so readers decide who may see it. Absent on policy changes.
+   */
+  policyId?: string;
   revision: number;
   action: JournalAction;
   /** JSON pointer of the changed resource inside the thing, '/' for the whole thing. */

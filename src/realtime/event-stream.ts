@@ -112,6 +112,8 @@ export class EventStream {
   }
 
   private selects(e: JournalEntry): boolean {
+    // Policy changes are not thing events; their own delivery comes separately.
+    if (e.entity === 'policy') return false;
     const { namespaces, thingIds } = this.spec;
     if (thingIds && !thingIds.has(e.thingId)) return false;
     if (namespaces && !namespaces.has(twinEvent(e).namespace)) return false;

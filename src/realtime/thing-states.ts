@@ -52,6 +52,8 @@ export class ThingStates {
   private async compute(entries: readonly JournalEntry[]): Promise<Map<string, ThingState>> {
     const result = new Map<string, ThingState>();
     const todo = entries.filter((e) => {
+      // A policy id may equal a thing id: a policy change must never pass for a state of the thing.
+      if (e.entity === 'policy') return false;
       const memo = this.bySeq.get(e.seq);
       if (memo !== undefined) result.set(e.seq, memo);
       return memo === undefined;

@@ -1,0 +1,87 @@
+import type { CompiledPolicy } from './policy-evaluation.js';
+
+interface Cached {
+  enforcer: CompiledPolicy;
+  /** `id@revision` of the policy and each policy it imports, as compiled. */
+  versions: string;
+}
+
+/**
+ * Compiled enforcers by policy id and namespace (entries may be namespace-restricted), bounded,
+ * least recently used out first. An entry is dropped when its policy (or a policy it imports:
+ * writers notify the importers too) changes, here or on another replica, and is not used after
+ * its earliest subject expiry. A load that raced with a change is not kept: `begin()` marks when
+ * it started, and a change of any policy it compiled from after that mark refuses the entry.
+ */
+export class PolicyCache {
+  private readonly entries = new Map<string, Cached>();
+  private readonly changedAt = new Map<string, number>();
+  private clock = 0;
+  /** Changes before this tick are forgotten: loads begun earlier are refused. */
+  private floor = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  begin(): number {
+    return this.clock;
+  }
+
+  get(policyId: string, namespace: string, versions?: string): CompiledPolicy | undefined {
+    const k = key(policyId, namespace);
+    const hit = this.entries.get(k);
+    if (!hit) return undefined;
+    if (hit.enforcer.staleAfter <= this.now() || (versions !== undefined && versions !== hit.versions)) {
+      this.entries.delete(k);
+      return undefined;
+    }
+    // Re-inserted: Map order is the recency order.
+    this.entries.delete(k);
+    this.entries.set(k, hit);
+    return hit.enforcer;
+  }
+
+  put(
+    namespace: string,
+    enforcer: CompiledPolicy,
+    versions: string,
+    dependsOn: readonly string[],
+    since: number,
+  ): void {
+    if (since < this.floor) return;
+    for (const id of dependsOn) if ((this.changedAt.get(id) ?? -1) > since) return;
+    const k = key(enforcer.policyId, namespace);
+    this.entries.delete(k);
+    this.entries.set(k, { enforcer, versions });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /** The policy changed: its compilations (in any namespace) go, and running loads are refused. */
+  changed(policyId: string): void {
+    this.clock++;
+    this.changedAt.set(policyId, this.clock);
+    if (this.changedAt.size > this.maxEntries) {
+      this.changedAt.clear();
+      this.floor = this.clock;
+    }
+    const prefix = `${policyId}\u0000`;
+    for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.entries.delete(k);
+  }
+
+  clear(): void {
+    this.clock++;
+    this.floor = this.clock;
+    this.changedAt.clear();
+    this.entries.clear();
+  }
+}
+
+function key(policyId: string, namespace: string): string {
+  return `${policyId}\u0000${namespace}`;
+}
