@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import { AuthModule } from './auth/auth.module.js';
 import { DittoErrorFilter } from './common/ditto-error.filter.js';
 import { DittoModule } from './ditto/ditto.module.js';
 import { ConfigModule } from './config/config.module.js';
@@ -19,6 +20,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         PersistenceModule,
+        AuthModule,
         TelemetryModule,
         TwinsModule,
         HealthModule,

@@ -4,6 +4,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
+import { authMiddleware, dashboardSecurityHeaders } from './auth/auth.middleware.js';
+import { AuthService } from './auth/auth.service.js';
 import { rawBodyCollector } from './common/raw-body.js';
 import { ConfigService } from './config/config.service.js';
 import { installRealtimeHttp } from './realtime/realtime.http.js';
@@ -27,6 +29,9 @@ export async function createApp(config: ConfigService): Promise<INestApplication
   const limit = config.get('THING_MAX_SIZE_BYTES');
   app.set('etag', false);
   app.set('x-powered-by', false);
+  // First: SSE and the static files are answered by Express middleware before Nest's routes.
+  app.use(authMiddleware(app.get(AuthService)));
+  app.use(dashboardSecurityHeaders());
   app.use(rawBodyCollector(limit));
   app.useWebSocketAdapter(new WsAdapter(app));
   installRealtimeHttp(app);

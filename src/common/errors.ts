@@ -173,6 +173,28 @@ export const Errors = {
       `The specified condition '${condition}' does not match the state of the requested Thing.`,
       'Check the condition or the current state of the Thing.',
     ),
+  /** The description says why (never with the credentials); the challenge names the scheme that failed. */
+  authenticationFailed: (
+    description = 'Send the credentials of a user (Authorization: Basic) or a valid JWT (Authorization: Bearer).',
+    challenge = 'Basic realm="ditto"',
+  ) =>
+    new DomainError(
+      401,
+      'gateway:authentication.failed',
+      'The request could not be authenticated.',
+      description,
+      {
+        'WWW-Authenticate': challenge,
+      },
+    ),
+  authenticationRateLimited: (retryAfterSeconds: number) =>
+    new DomainError(
+      429,
+      'gateway:too.many.requests',
+      'Too many failed authentications from this address.',
+      `Wait ${retryAfterSeconds} s before trying again, with valid credentials.`,
+      { 'Retry-After': String(retryAfterSeconds) },
+    ),
 };
 
 /**

@@ -38,3 +38,43 @@ describe('loadConfig for devices and realtime', () => {
     expect(() => loadConfig({ MQTT_URL: 'http://x' })).toThrow(/MQTT_URL:/);
   });
 });
+
+describe('loadConfig errors never show a secret', () => {
+  it.each([
+    [{ DATABASE_URL: 'mysql://admin:PgS3cretPW@x' }, 'PgS3cretPW', /DATABASE_URL:/],
+    [{ MQTT_URL: 'http://dev:PgS3cretPW@broker' }, 'PgS3cretPW', /MQTT_URL:/],
+    [{ DITTO_URL: 'ftp://u:PgS3cretPW@ditto' }, 'PgS3cretPW', /DITTO_URL:/],
+    [
+      { DITTO_TOKEN: 'eyJSECRETTOKEN', DITTO_USERNAME: 'u', DITTO_PASSWORD: 'pw' },
+      'eyJSECRETTOKEN',
+      /DITTO_TOKEN:/,
+    ],
+    [{ DITTO_PASSWORD: 'PgS3cretPW' }, 'PgS3cretPW', /DITTO_USERNAME:/],
+    [{ AUTH_FAILURE_LIMIT: '0' }, 'never', /AUTH_FAILURE_LIMIT:/],
+  ])('%j', (env, secret, names) => {
+    let message = '';
+    try {
+      loadConfig(env);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(names);
+    expect(message).not.toContain(secret);
+  });
+
+  it('still shows the value of a plain setting', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/got "eighty"/);
+  });
+
+  it('has the documented authentication defaults', () => {
+    const c = loadConfig({});
+    expect([
+      c.AUTH_USERS,
+      c.AUTH_USERS_FILE,
+      c.AUTH_OIDC_ISSUERS,
+      c.AUTH_PRE_AUTHENTICATED,
+      c.AUTH_ANONYMOUS,
+    ]).toEqual([undefined, undefined, undefined, false, false]);
+    expect([c.AUTH_FAILURE_LIMIT, c.AUTH_OIDC_TIMEOUT_MS, c.CORS_ORIGINS]).toEqual([20, 5000, '']);
+  });
+});

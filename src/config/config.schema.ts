@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redactUrl } from '../common/redact-url.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -85,6 +86,18 @@ export const configSchema = z
     DITTO_SYNC_CONCURRENCY: int(1, 1000, 16),
     DITTO_REQUEST_TIMEOUT_MS: int(100, 600_000, 10_000),
     DITTO_RETRY_MAX_MS: int(100, 3_600_000, 30_000),
+
+    // Authentication (auth/). With none of AUTH_USERS, AUTH_USERS_FILE, AUTH_OIDC_ISSUERS and
+    // AUTH_PRE_AUTHENTICATED set, a generated user `ditto` guards the API (see README).
+    AUTH_USERS: z.string().optional(),
+    AUTH_USERS_FILE: z.string().min(1).optional(),
+    AUTH_OIDC_ISSUERS: z.string().optional(),
+    AUTH_OIDC_TIMEOUT_MS: int(100, 60_000, 5000),
+    AUTH_PRE_AUTHENTICATED: flag(false),
+    AUTH_ANONYMOUS: flag(false),
+    AUTH_FAILURE_LIMIT: int(1, 1_000_000, 20),
+    // Origins (scheme://host[:port]) allowed to open /ws/2 from a browser besides the platform's own; `*` for any.
+    CORS_ORIGINS: z.string().default(''),
   })
   .superRefine((c, ctx) => {
     if ((c.DITTO_USERNAME === undefined) !== (c.DITTO_PASSWORD === undefined)) {
@@ -122,10 +135,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = configSchema.safeParse(input);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map(
-        (i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(input[String(i.path[0])])})`,
-      ),
+      parsed.error.issues.map((i) => {
+        const name = String(i.path[0]);
+        return `${i.path.join('.')}: ${i.message}${shownValue(name, input[name])}`;
+      }),
     );
   }
   return parsed.data;
+}
+
+const SECRET_NAME = /PASSWORD|TOKEN|SECRET|USERS|KEY/;
+
+/** Errors end up in logs: a secret's value is never echoed, a URL's credentials are cut out. */
+function shownValue(name: string, value: string | undefined): string {
+  if (value === undefined) return '';
+  if (SECRET_NAME.test(name) || name.endsWith('_ISSUERS')) return ' (value not shown)';
+  return ` (got ${JSON.stringify(name.endsWith('_URL') ? redactUrl(value) : value)})`;
 }

@@ -7,6 +7,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { redactUrl } from '../common/redact-url.js';
 import { ConfigService } from '../config/config.service.js';
 import { IngestBatcher } from './ingest.batcher.js';
 import { IngestStats } from './ingest-stats.js';
@@ -67,7 +68,9 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
 
   onApplicationBootstrap(): void {
     const url = this.broker.url;
-    this.stats.brokerUrl = url;
+    // Shown in logs and on /api/2/ingest/stats: without the broker password of the URL.
+    const shown = redactUrl(url);
+    this.stats.brokerUrl = shown;
     const group = this.config.get('MQTT_SHARE_GROUP');
     const options: IClientOptions = {
       clientId: this.config.get('MQTT_CLIENT_ID') ?? `${group}-${hostname()}`,
@@ -102,14 +105,14 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
       client.options.reconnectPeriod = RECONNECT_FIRST_MS;
       this.stats.brokerConnected = true;
       this.logger.log(
-        `connected to ${url} as ${options.clientId} (session present: ${connack.sessionPresent})`,
+        `connected to ${shown} as ${options.clientId} (session present: ${connack.sessionPresent})`,
       );
       this.subscribe(client).catch((err: unknown) =>
         this.logger.error(`subscribing to ${this.filter} failed: ${(err as Error).message}`),
       );
     });
     client.on('close', () => {
-      if (this.stats.brokerConnected) this.logger.warn(`lost the connection to ${url}; reconnecting`);
+      if (this.stats.brokerConnected) this.logger.warn(`lost the connection to ${shown}; reconnecting`);
       this.stats.brokerConnected = false;
       // Capped exponential backoff on top of mqtt.js's fixed reconnect period.
       this.failures++;
@@ -120,7 +123,7 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
     });
     client.on('error', (err) => {
       if (this.failures <= 1 || this.failures % 10 === 0) {
-        this.logger.warn(`MQTT ${url}: ${err.message} (attempt ${this.failures})`);
+        this.logger.warn(`MQTT ${shown}: ${err.message} (attempt ${this.failures})`);
       }
     });
   }

@@ -5,6 +5,7 @@ import { Telemetry1764150000000 } from '../../migrations/1764150000000-Telemetry
 import { Ingest1764160000000 } from '../../migrations/1764160000000-Ingest.js';
 import { DittoSync1764170000000 } from '../../migrations/1764170000000-DittoSync.js';
 import { TelemetrySeries1764180000000 } from '../../migrations/1764180000000-TelemetrySeries.js';
+import { AuthGeneratedUser1764190000000 } from '../../migrations/1764190000000-AuthGeneratedUser.js';
 import { Policies1764195000000 } from '../../migrations/1764195000000-Policies.js';
 
 /**
@@ -26,6 +27,7 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
       Ingest1764160000000,
       DittoSync1764170000000,
       TelemetrySeries1764180000000,
+      AuthGeneratedUser1764190000000,
       Policies1764195000000,
     ],
     entities: [],

@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
+import { originAllowed } from '../auth/origin.js';
+import { DomainError } from '../common/domain-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { JournalFeed } from '../journal/journal-feed.js';
 import { ThingStates } from './thing-states.js';
@@ -36,8 +38,15 @@ export class WsSessions implements OnModuleDestroy {
     @Inject(WsAuthenticator) private readonly authenticator: WsAuthenticator,
   ) {}
 
-  /** Runs before the upgrade is accepted: 503 beyond the connection limit, 401 when refused. */
+  /**
+   * Runs before the upgrade is accepted: 403 for a browser page of a foreign origin, 503 beyond
+   * the connection limit, 401 when the credentials are refused (429 after too many failures).
+   */
   verify(req: IncomingMessage, done: VerifyCallback): void {
+    if (!originAllowed(req.headers.origin, req.headers.host, this.config.get('CORS_ORIGINS'))) {
+      done(false, 403, 'Forbidden: origin not allowed');
+      return;
+    }
     if (this.sessions.size + this.admitting >= this.config.get('WS_MAX_CONNECTIONS')) {
       done(false, 503, 'Service Unavailable: too many WebSocket connections', { 'Retry-After': '1' });
       return;
@@ -56,6 +65,10 @@ export class WsSessions implements OnModuleDestroy {
       },
       (err: unknown) => {
         this.admitting--;
+        if (err instanceof DomainError) {
+          done(false, err.status, err.message, err.headers);
+          return;
+        }
         this.logger.error(`authentication failed: ${err instanceof Error ? err.message : String(err)}`);
         done(false, 500, 'Internal Server Error');
       },
@@ -63,6 +76,12 @@ export class WsSessions implements OnModuleDestroy {
   }
 
   open(ws: WebSocket, req: IncomingMessage): void {
+    const principal = this.principals.get(req);
+    // verify() refuses every upgrade it found no principal for; fail closed should that change.
+    if (!principal) {
+      ws.close(1008, 'not authenticated');
+      return;
+    }
     const session = new WsSession(
       ws,
       {
@@ -73,7 +92,7 @@ export class WsSessions implements OnModuleDestroy {
         idleTimeoutMs: this.config.get('WS_IDLE_TIMEOUT_MS'),
         logger: this.logger,
       },
-      this.principals.get(req) ?? { subject: 'anonymous' },
+      principal,
       req.socket.remotePort,
     );
     this.sessions.add(session);
