@@ -3,9 +3,11 @@ import pg from 'pg';
 import { createApp } from '../src/bootstrap.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { ConfigService } from '../src/config/config.service.js';
+import { benchAuthEnv } from './auth.js';
 
 /**
- * A benchmark target, run as a child process: `app` is the platform as `npm start` runs it;
+ * A benchmark target, run as a child process: `app` is the platform as `npm start` runs it
+ * (authentication on, with the bench user);
  * `raw` is the baseline — bare node:http and pg answering the same rows with one query each.
  */
 const mode = process.argv[2];
@@ -14,7 +16,13 @@ const POOL = 10;
 
 async function startApp(): Promise<number> {
   const config = new ConfigService(
-    loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'error', DATABASE_POOL_SIZE: String(POOL), PORT: '0' }),
+    loadConfig({
+      ...benchAuthEnv(),
+      DATABASE_URL: url,
+      LOG_LEVEL: 'error',
+      DATABASE_POOL_SIZE: String(POOL),
+      PORT: '0',
+    }),
   );
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');

@@ -5,6 +5,7 @@ import { loadConfig } from '../src/config/config.schema.js';
 import { ConfigService } from '../src/config/config.service.js';
 import type { TwinCommand } from '../src/twins/twin.types.js';
 import { TwinsService } from '../src/twins/twins.service.js';
+import { benchAuthHeaders } from './auth.js';
 import { benchDatabase, load, machine, startServer, stopServer, type LoadResult } from './support.js';
 
 /**
@@ -55,10 +56,12 @@ const searches = Array.from(
 
 async function measure(mode: 'app' | 'raw', url: string): Promise<{ get: LoadResult; search: LoadResult }> {
   const { port, child } = await startServer(target, [mode], { DATABASE_URL: url });
+  // The platform wants credentials (checked on every request); the raw baseline checks none.
+  const headers = mode === 'app' ? benchAuthHeaders() : {};
   try {
-    await load(port, ids, 2, CONNECTIONS); // warm-up: JIT, pool, caches
-    const get = await load(port, ids, SECONDS, CONNECTIONS);
-    const search = await load(port, searches, SECONDS, CONNECTIONS);
+    await load(port, ids, 2, CONNECTIONS, headers); // warm-up: JIT, pool, caches
+    const get = await load(port, ids, SECONDS, CONNECTIONS, headers);
+    const search = await load(port, searches, SECONDS, CONNECTIONS, headers);
     return { get, search };
   } finally {
     await stopServer(child);

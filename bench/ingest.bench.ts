@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
+import { benchAuthEnv, envWithoutAuth } from './auth.js';
 import { benchDatabase, machine } from './support.js';
 
 /**
@@ -164,7 +165,9 @@ async function platform(url: string, dbUrl: string, scenario: Scenario): Promise
   const nodeArgs = (process.env.BENCH_APP_ARGS ?? '').split(' ').filter((a) => a !== '');
   const app: ChildProcess = spawn(process.execPath, [...nodeArgs, here('../src/main.js')], {
     env: {
-      ...process.env,
+      ...envWithoutAuth(),
+      // Authentication on, as in production, though this bench only talks MQTT to it.
+      ...benchAuthEnv(),
       DATABASE_URL: dbUrl,
       MQTT_URL: url,
       PORT: '0',

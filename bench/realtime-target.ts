@@ -7,6 +7,7 @@ import { loadConfig } from '../src/config/config.schema.js';
 import { ConfigService } from '../src/config/config.service.js';
 import type { TwinCommand } from '../src/twins/twin.types.js';
 import { TwinsService } from '../src/twins/twins.service.js';
+import { benchAuthEnv } from './auth.js';
 
 /**
  * A realtime benchmark target, run as a child process. `app`: the platform; changes are made in
@@ -25,6 +26,7 @@ type Produce = (values: { thing: number; t: number; i: number }[]) => Promise<vo
 async function startApp(): Promise<{ port: number; produce: Produce }> {
   const config = new ConfigService(
     loadConfig({
+      ...benchAuthEnv(),
       DATABASE_URL: process.env.DATABASE_URL,
       LOG_LEVEL: 'error',
       PORT: '0',

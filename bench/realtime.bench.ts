@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { benchAuthHeaders } from './auth.js';
 import { benchDatabase, machine, startServer, stopServer } from './support.js';
 
 /**
@@ -53,12 +54,16 @@ class Clients {
   closed = 0;
   private sockets: WebSocket[] = [];
 
-  async open(url: string, subscribe: boolean): Promise<void> {
+  /** `headers` go on every upgrade request (the platform's wants credentials). */
+  async open(url: string, subscribe: boolean, headers: Record<string, string> = {}): Promise<void> {
     this.sockets = await Promise.all(
       Array.from({ length: CLIENTS }, () => {
-        const ws = new WebSocket(url, { skipUTF8Validation: true });
+        const ws = new WebSocket(url, { skipUTF8Validation: true, headers });
         return new Promise<WebSocket>((ok, fail) => {
           ws.once('error', fail);
+          ws.once('unexpected-response', (_req, res) =>
+            fail(new Error(`the upgrade was answered ${res.statusCode}`)),
+          );
           ws.once('open', () => {
             if (!subscribe) return ok(ws);
             ws.once('message', () => ok(ws)); // START-SEND-EVENTS:ACK
@@ -114,6 +119,7 @@ async function measure(mode: 'app' | 'raw', url: string, rate: number): Promise<
     await clients.open(
       mode === 'app' ? `ws://127.0.0.1:${port}/ws/2` : `ws://127.0.0.1:${port}`,
       mode === 'app',
+      mode === 'app' ? benchAuthHeaders() : {},
     );
     await produce(child, rate, 1); // warm-up: JIT, pool, caches
     await settle(clients);

@@ -75,18 +75,20 @@ export interface LoadResult {
   errors: number;
 }
 
-/** autocannon against `paths` in rotation. */
+/** autocannon against `paths` in rotation, every request with `headers` (e.g. credentials). */
 export async function load(
   port: number,
   paths: string[],
   seconds: number,
   connections: number,
+  headers: Record<string, string> = {},
 ): Promise<LoadResult> {
   let i = 0;
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
     duration: seconds,
+    headers,
     requests: [{ setupRequest: (req) => ({ ...req, path: paths[i++ % paths.length] }) }],
   });
   return {

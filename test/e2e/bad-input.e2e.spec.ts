@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { authHeaders } from '../support/auth.js';
 import { expectDittoResponse } from '../support/openapi.js';
 
 let t: TestApp;
@@ -419,7 +420,7 @@ async function snapshot(): Promise<string> {
 
 beforeAll(async () => {
   t = await startTestApp();
-  await request(t.baseUrl).put(T).send(JSON.parse(almost)).expect(201);
+  await request(t.baseUrl).put(T).set(authHeaders()).send(JSON.parse(almost)).expect(201);
 });
 afterAll(async () => {
   await t.close();
@@ -432,7 +433,7 @@ describe('bad input is answered with Ditto errors and changes nothing', () => {
 
   it.each(cases)('$name → $status $error', async (c) => {
     const before = await snapshot();
-    let req = request(t.baseUrl)[c.method](c.path);
+    let req = request(t.baseUrl)[c.method](c.path).set(authHeaders());
     if (c.body !== undefined)
       req = req.set('Content-Type', c.type ?? (c.method === 'patch' ? MP : 'application/json'));
     if (c.type === '') req = req.unset('Content-Type');

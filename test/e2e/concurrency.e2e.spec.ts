@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { authHeaders } from '../support/auth.js';
 
 let t: TestApp;
 
@@ -14,18 +15,26 @@ afterAll(async () => {
 const patch = (id: string, body: unknown) =>
   request(t.baseUrl)
     .patch(`/api/2/things/${id}`)
+    .set(authHeaders())
     .set('Content-Type', 'application/merge-patch+json')
     .send(JSON.stringify(body));
 
 describe('one write path under concurrency', () => {
   it('50 concurrent PATCHes to one thing all land: revision +50, every key present', async () => {
     const id = 'org.example:hot';
-    await request(t.baseUrl).put(`/api/2/things/${id}`).send({ attributes: {} }).expect(201);
+    await request(t.baseUrl)
+      .put(`/api/2/things/${id}`)
+      .set(authHeaders())
+      .send({ attributes: {} })
+      .expect(201);
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) => patch(id, { attributes: { [`k${i}`]: i } })),
     );
     expect(results.map((r) => r.status)).toEqual(Array(50).fill(204));
-    const res = await request(t.baseUrl).get(`/api/2/things/${id}`).query({ fields: 'attributes,_revision' });
+    const res = await request(t.baseUrl)
+      .get(`/api/2/things/${id}`)
+      .set(authHeaders())
+      .query({ fields: 'attributes,_revision' });
     expect(res.body._revision).toBe(51);
     expect(Object.keys(res.body.attributes)).toHaveLength(50);
     const { rows } = await t.db.query('SELECT revision FROM journal WHERE thing_id = $1 ORDER BY revision', [
@@ -40,6 +49,7 @@ describe('one write path under concurrency', () => {
       Array.from({ length: 10 }, (_, i) =>
         request(t.baseUrl)
           .put(`/api/2/things/${id}`)
+          .set(authHeaders())
           .send({ attributes: { n: i } }),
       ),
     );

@@ -1,15 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { chromium, type Browser } from 'playwright-core';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { authHeaders, testUser } from '../support/auth.js';
 
-/** The live dashboard at `/` in headless Chromium: values changed through REST appear on the page. */
+/**
+ * The live dashboard at `/` in headless Chromium: values changed through REST appear on the page.
+ * The browser signs in as a person would at the basic-auth prompt (the context's credentials);
+ * the page's own fetches, its WebSocket and SSE then carry them as the browser sends them.
+ */
 let t: TestApp;
 let browser: Browser;
 
 beforeAll(async () => {
   t = await startTestApp();
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     args: [
       '--headless',
       '--no-sandbox',
@@ -30,7 +35,7 @@ afterAll(async () => {
 async function put(path: string, body: unknown): Promise<number> {
   const res = await fetch(`${t.baseUrl}/api/2/things/${path}`, {
     method: 'PUT',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { ...authHeaders(), 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
   });
   return res.status;
@@ -47,7 +52,9 @@ describe('dashboard', () => {
     expect(await put('org.dash:boiler-1', { features: { env: { properties: { temperature: 20 } } } })).toBe(
       201,
     );
-    const page = await browser.newPage();
+    const { username, password } = testUser();
+    const context = await browser.newContext({ httpCredentials: { username, password } });
+    const page = await context.newPage();
     const failed: string[] = [];
     page.on('requestfailed', (r) => failed.push(r.url()));
     page.on('pageerror', (e) => failed.push(e.message));
@@ -74,6 +81,6 @@ describe('dashboard', () => {
     expect(await put('org.dash:boiler-1/features/env/properties/temperature', 23)).toBe(204);
     await page.waitForFunction(textIs(temperature, '23'));
     expect(failed).toEqual([]);
-    await page.close();
+    await context.close();
   });
 });

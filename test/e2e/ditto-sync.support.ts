@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { authHeaders } from '../support/auth.js';
 import { SYNC_USER, TcpProxy, Upstream } from '../support/ditto-upstream.js';
 import { waitFor } from '../support/mqtt.js';
 
@@ -18,8 +19,7 @@ export async function startSyncPair(
   upstreamEnv: Record<string, string> = {},
 ): Promise<SyncPair> {
   const upstream = await Upstream.start(upstreamEnv);
-  const proxy = new TcpProxy(upstream.port);
-  await proxy.open();
+  const proxy = await upstream.openProxy();
   const local = await startTestApp({
     ...SYNC_USER,
     DITTO_URL: proxy.url,
@@ -39,6 +39,7 @@ export async function startSyncPair(
   };
 }
 
+/** A request to either side, signed in as the default test user (the sync's user upstream). */
 export async function call(
   base: string,
   method: string,
@@ -48,7 +49,7 @@ export async function call(
 ): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': contentType },
+    headers: { ...authHeaders(), ...(body === undefined ? {} : { 'content-type': contentType }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { parseDesired } from '../../simulators/contract.js';
 import { IngestStats } from '../../src/ingest/ingest-stats.js';
 import { PresenceSweeper } from '../../src/ingest/presence.sweeper.js';
+import { authHeaders } from '../support/auth.js';
 import {
   connectDevice,
   publish,
@@ -15,7 +16,9 @@ import {
 const ns = uniqueNamespace('presence');
 
 async function connectionStatus(t: IngestTestApp, id: string) {
-  const res = await request(t.baseUrl).get(`/api/2/things/${id}/features/ConnectionStatus/properties`);
+  const res = await request(t.baseUrl)
+    .get(`/api/2/things/${id}/features/ConnectionStatus/properties`)
+    .set(authHeaders());
   return res.status === 200 ? res.body : undefined;
 }
 
@@ -32,6 +35,7 @@ describe('desired state and Last Will (no inactivity timeout)', () => {
     const id = `${ns}:lamp`;
     await request(t.baseUrl)
       .put(`/api/2/things/${id}`)
+      .set(authHeaders())
       .send({ features: { lamp: { properties: { on: false } } } })
       .expect(201);
     // A simulated lamp: applies whatever desired state arrives and reports it as telemetry.
@@ -46,20 +50,26 @@ describe('desired state and Last Will (no inactivity timeout)', () => {
     await lamp.subscribeAsync(`things/${id}/desired`, { qos: 1 });
     await request(t.baseUrl)
       .put(`/api/2/things/${id}/features/lamp/desiredProperties`)
+      .set(authHeaders())
       .send({ on: true, level: 70 })
       .expect(201);
     await waitFor('the reported state', async () => {
-      const res = await request(t.baseUrl).get(`/api/2/things/${id}/features/lamp/properties`);
+      const res = await request(t.baseUrl)
+        .get(`/api/2/things/${id}/features/lamp/properties`)
+        .set(authHeaders());
       return res.body.on === true && res.body.level === 70 ? true : undefined;
     });
     // A change by a sub-path, and a merge of the thing, publish the full desired state again.
     await request(t.baseUrl)
       .put(`/api/2/things/${id}/features/lamp/desiredProperties/level`)
+      .set(authHeaders())
       .set('Content-Type', 'application/json')
       .send('30')
       .expect(204);
     await waitFor('level 30', async () => {
-      const res = await request(t.baseUrl).get(`/api/2/things/${id}/features/lamp/properties/level`);
+      const res = await request(t.baseUrl)
+        .get(`/api/2/things/${id}/features/lamp/properties/level`)
+        .set(authHeaders());
       return res.body === 30 ? true : undefined;
     });
     expect(applied.at(-1)).toEqual({ on: true, level: 30 });
@@ -106,7 +116,9 @@ describe('desired state and Last Will (no inactivity timeout)', () => {
     await publish(device, status, { status: 'online', ts: now - 5000 });
     await publish(device, `things/${id}/telemetry`, { ts: now - 4000, features: { f: { v: 1 } } });
     await waitFor('the old reading', async () => {
-      const res = await request(t.baseUrl).get(`/api/2/things/${id}/features/f/properties/v`);
+      const res = await request(t.baseUrl)
+        .get(`/api/2/things/${id}/features/f/properties/v`)
+        .set(authHeaders());
       return res.status === 200 ? true : undefined;
     });
     expect((await connectionStatus(t, id))?.status).toBe('offline');
@@ -145,6 +157,7 @@ describe('inactivity timeout (DEVICE_INACTIVITY_TIMEOUT=1)', () => {
     const id = `${ns}:before-restart`;
     await request(t.baseUrl)
       .put(`/api/2/things/${id}`)
+      .set(authHeaders())
       .send({ features: { ConnectionStatus: { properties: { status: 'online' } } } })
       .expect(201);
     // As a previous run of the app left it: online, last seen a minute ago, unknown to this process.

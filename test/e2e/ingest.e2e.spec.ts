@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import request from 'supertest';
 import { IngestStats } from '../../src/ingest/ingest-stats.js';
+import { authHeaders } from '../support/auth.js';
 import {
   connectDevice,
   publish,
@@ -30,6 +31,7 @@ const telemetry = (thing: string) => `things/${ns}:${thing}/telemetry`;
 async function thing(id: string) {
   const res = await request(t.baseUrl)
     .get(`/api/2/things/${ns}:${id}`)
+    .set(authHeaders())
     .query({ fields: 'thingId,features,_revision,_metadata' });
   return res.status === 200 ? res.body : {};
 }
@@ -280,7 +282,7 @@ describe('Ditto protocol commands', () => {
       value: { on: true, level: 80 },
     });
     await waitFor('the merge', async () => (await thing('cmd')).features?.lamp?.properties?.level === 80);
-    const res = await request(t.baseUrl).get(`/api/2/things/${ns}:cmd`).expect(200);
+    const res = await request(t.baseUrl).get(`/api/2/things/${ns}:cmd`).set(authHeaders()).expect(200);
     expect(res.body.attributes).toEqual({ location: 'hall' });
     expect(res.body.features.lamp.properties).toEqual({ on: true, level: 80 });
     const { rows } = await t.db.query(
@@ -307,6 +309,7 @@ describe('HTTP: dead letters and stats', () => {
     });
     const first = await request(t.baseUrl)
       .get('/api/2/ingest/dead-letters')
+      .set(authHeaders())
       .query({ thingId: id, limit: 2 })
       .expect(200);
     expect(first.body.items.map((i: { payload: string }) => i.payload)).toEqual([
@@ -321,6 +324,7 @@ describe('HTTP: dead letters and stats', () => {
     });
     const second = await request(t.baseUrl)
       .get('/api/2/ingest/dead-letters')
+      .set(authHeaders())
       .query({ thingId: id, limit: 2, cursor: first.body.cursor })
       .expect(200);
     expect(second.body.items.map((i: { payload: string }) => i.payload)).toEqual(['one']);
@@ -329,13 +333,17 @@ describe('HTTP: dead letters and stats', () => {
 
   it('refuses bad parameters with Ditto error JSON', async () => {
     for (const query of [{ limit: '0' }, { limit: 'x' }, { cursor: '!!' }, { thingId: 'nope' }]) {
-      const res = await request(t.baseUrl).get('/api/2/ingest/dead-letters').query(query).expect(400);
+      const res = await request(t.baseUrl)
+        .get('/api/2/ingest/dead-letters')
+        .set(authHeaders())
+        .query(query)
+        .expect(400);
       expect(res.body).toMatchObject({ status: 400, error: 'ingest:query.invalid' });
     }
   });
 
   it('shows the counters', async () => {
-    const res = await request(t.baseUrl).get('/api/2/ingest/stats').expect(200);
+    const res = await request(t.baseUrl).get('/api/2/ingest/stats').set(authHeaders()).expect(200);
     expect(res.body).toMatchObject({ brokerConnected: true, brokerUrl: t.brokerUrl });
     for (const key of ['received', 'committedReadings', 'duplicates', 'stale', 'batches']) {
       expect(res.body[key]).toBeGreaterThan(0);

@@ -6,6 +6,7 @@ import {
   type DittoWebSocketTwinClient,
 } from '@eclipse-ditto/ditto-javascript-client-node';
 import { WsSessions } from '../../src/realtime/ws-sessions.js';
+import { authHeaders } from '../support/auth.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { until } from './realtime.support.js';
 
@@ -65,13 +66,13 @@ describe('official Ditto JS client over WebSocket', () => {
 
     const created = await fetch(`${t.baseUrl}/api/2/things/${NS}:lamp-1`, {
       method: 'PUT',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { ...authHeaders(), 'Content-Type': 'application/json' },
       body: JSON.stringify({ features: { lamp: { properties: { on: false } } } }),
     });
     expect(created.status).toBe(201);
     const changed = await fetch(`${t.baseUrl}/api/2/things/${NS}:lamp-1/features/lamp/properties/on`, {
       method: 'PUT',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { ...authHeaders(), 'Content-Type': 'application/json' },
       body: 'true',
     });
     expect(changed.status).toBe(204);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { JournalService } from '../../src/journal/journal.service.js';
 import { ThingStates } from '../../src/realtime/thing-states.js';
+import { authHeaders } from '../support/auth.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 /**
@@ -20,7 +21,7 @@ afterAll(async () => {
 async function put(path: string, body: unknown): Promise<void> {
   const res = await fetch(`${t.baseUrl}/api/2/things/${path}`, {
     method: 'PUT',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...authHeaders(), 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   expect(res.status).toBeLessThan(300);
@@ -38,7 +39,10 @@ it('enriches a past change with the state after it, not the newest one', async (
 it('enriches a past change of a thing deleted since with the state after that change', async () => {
   await put('org.rt:gone', { attributes: { location: 'hall' } });
   await put('org.rt:gone/attributes/location', 'roof');
-  const res = await fetch(`${t.baseUrl}/api/2/things/org.rt:gone`, { method: 'DELETE' });
+  const res = await fetch(`${t.baseUrl}/api/2/things/org.rt:gone`, {
+    method: 'DELETE',
+    headers: authHeaders(),
+  });
   expect(res.status).toBe(204);
   const [second, deletion] = await t.app.get(JournalService).readThing('org.rt:gone', 2, 2);
   const states = await t.app.get(ThingStates).after([second, deletion]);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { authHeaders } from '../support/auth.js';
 import { createTestDatabase } from '../support/database.js';
 import { DittoSocket, SseClient, startInstance, until, type Instance } from './realtime.support.js';
 
@@ -24,7 +25,7 @@ afterAll(async () => {
 function put(instance: Instance, path: string, body: unknown): Promise<Response> {
   return fetch(`${instance.baseUrl}/api/2/things/${path}`, {
     method: 'PUT',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { ...authHeaders(), 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
   });
 }

@@ -3,6 +3,7 @@ import { matchesRql } from '../../src/realtime/rql-match.js';
 import { parseRql } from '../../src/twins/search/index.js';
 import { parseFields } from '../../src/twins/thing-view.js';
 import { TwinsQueryService } from '../../src/twins/twins-query.service.js';
+import { authHeaders } from '../support/auth.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 /**
@@ -109,7 +110,7 @@ beforeAll(async () => {
   for (const [name, body] of Object.entries(THINGS)) {
     const res = await fetch(`${t.baseUrl}/api/2/things/${NS}:${name}`, {
       method: 'PUT',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { ...authHeaders(), 'Content-Type': 'application/json' },
       body: JSON.stringify(body),
     });
     expect(res.status).toBe(201);
@@ -122,7 +123,7 @@ afterAll(async () => {
 describe('in-memory RQL agrees with the SQL search', () => {
   it.each(FILTERS)('%s', async (filter) => {
     const url = `${t.baseUrl}/api/2/search/things?namespaces=${NS}&option=size(200)&fields=thingId&filter=${encodeURIComponent(filter)}`;
-    const res = await fetch(url);
+    const res = await fetch(url, { headers: authHeaders() });
     expect(res.status).toBe(200);
     const sql = ((await res.json()) as { items: { thingId: string }[] }).items.map((i) => i.thingId).sort();
 

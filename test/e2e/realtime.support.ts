@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/config.schema.js';
 import { ConfigService } from '../../src/config/config.service.js';
 import { JournalFeed, seqAfter } from '../../src/journal/journal-feed.js';
 import { JournalService } from '../../src/journal/journal.service.js';
+import { authHeaders, withTestAuth, type TestUserName } from '../support/auth.js';
 
 /** Helpers shared by the realtime e2e specs: instances on a given database, WS and SSE clients. */
 
@@ -19,14 +20,21 @@ export interface Instance {
 
 /**
  * Boots the application as production does on an existing database, e.g. a second replica next
- * to `startTestApp()`, or one with realtime settings other than the defaults.
+ * to `startTestApp()`, or one with realtime settings other than the defaults. Authentication is
+ * on, with the test users, as in `startTestApp()`.
  */
 export async function startInstance(
   databaseUrl: string,
   env: Record<string, string> = {},
 ): Promise<Instance> {
   const config = new ConfigService(
-    loadConfig({ LOG_LEVEL: 'error', ...env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1' }),
+    loadConfig({
+      LOG_LEVEL: 'error',
+      ...withTestAuth(env),
+      DATABASE_URL: databaseUrl,
+      PORT: '0',
+      HOST: '127.0.0.1',
+    }),
   );
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
@@ -75,7 +83,10 @@ export interface DittoMessage {
   fields?: string;
 }
 
-/** A raw `ws` client speaking Ditto's WebSocket protocol, recording what it receives. */
+/**
+ * A raw `ws` client speaking Ditto's WebSocket protocol, recording what it receives. It signs the
+ * upgrade in as `user` (HTTP basic, as Ditto's clients do); `null` sends no credentials.
+ */
 export class DittoSocket {
   readonly texts: string[] = [];
   readonly messages: DittoMessage[] = [];
@@ -89,8 +100,13 @@ export class DittoSocket {
     ws.on('close', (code) => (this.closeCode = code));
   }
 
-  static open(url: string, options: WebSocket.ClientOptions = {}): Promise<DittoSocket> {
-    const ws = new WebSocket(url, options);
+  static open(
+    url: string,
+    options: WebSocket.ClientOptions = {},
+    user: TestUserName | null = 'ditto',
+  ): Promise<DittoSocket> {
+    const headers = { ...(user === null ? {} : authHeaders(user)), ...options.headers };
+    const ws = new WebSocket(url, { ...options, headers });
     return new Promise((ok, fail) => {
       ws.once('open', () => ok(new DittoSocket(ws)));
       ws.once('error', fail);
@@ -146,15 +162,22 @@ export interface SseEvent {
   data: string;
 }
 
-/** A minimal EventSource over node:http that records events and can be cut off. */
+/**
+ * A minimal EventSource over node:http that records events and can be cut off. It signs in as
+ * `user` (HTTP basic); `null` sends no credentials.
+ */
 export class SseClient {
   readonly events: SseEvent[] = [];
   ended = false;
   private req?: ClientRequest;
 
-  static async open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
+  static async open(
+    url: string,
+    headers: Record<string, string> = {},
+    user: TestUserName | null = 'ditto',
+  ): Promise<SseClient> {
     const client = new SseClient();
-    await client.connect(url, headers);
+    await client.connect(url, { ...(user === null ? {} : authHeaders(user)), ...headers });
     return client;
   }
 

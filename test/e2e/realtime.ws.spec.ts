@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { authHeaders } from '../support/auth.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { DittoSocket, feedCaughtUp, until } from './realtime.support.js';
 
@@ -17,7 +18,7 @@ afterAll(async () => {
 async function put(path: string, body: unknown): Promise<number> {
   const res = await fetch(`${t.baseUrl}/api/2/things/${path}`, {
     method: 'PUT',
-    headers: { 'Content-Type': 'application/json' },
+    headers: { ...authHeaders(), 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
   });
   return res.status;
@@ -144,7 +145,7 @@ describe('extraFields', () => {
     );
     await put('org.rt:x-1/features/m/properties/v', 2);
     await put('org.rt:x-1/attributes/location', 'roof');
-    await fetch(`${t.baseUrl}/api/2/things/org.rt:x-1`, { method: 'DELETE' });
+    await fetch(`${t.baseUrl}/api/2/things/org.rt:x-1`, { method: 'DELETE', headers: authHeaders() });
     await until('three events', () => socket.events.length >= 3);
     expect(socket.events.map((e) => [e.path, e.extra])).toEqual([
       [

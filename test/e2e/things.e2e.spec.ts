@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
+import { authHeaders } from '../support/auth.js';
 import { dittoHttp, startTestApp, type TestApp } from '../support/app.js';
 
 let t: TestApp;
@@ -205,7 +206,7 @@ describe('things CRUD as in Ditto', () => {
   });
 
   it('serves the OpenAPI document and health', async () => {
-    const docs = await request(t.baseUrl).get('/api/docs-json').expect(200);
+    const docs = await request(t.baseUrl).get('/api/docs-json').set(authHeaders()).expect(200);
     expect(Object.keys(docs.body.paths)).toEqual(
       expect.arrayContaining(['/api/2/things', '/api/2/search/things']),
     );

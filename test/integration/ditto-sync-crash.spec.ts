@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { authHeaders, inheritedEnvWithoutAuth, withTestAuth } from '../support/auth.js';
 import { createTestDatabase } from '../support/database.js';
 import { SYNC_USER, TcpProxy, Upstream } from '../support/ditto-upstream.js';
 import { freePort, uniqueNamespace, waitFor } from '../support/mqtt.js';
@@ -26,7 +27,7 @@ let output = '';
 
 function start(): ChildProcess {
   const c = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, ...env },
+    env: { ...inheritedEnvWithoutAuth(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   c.stdout?.on('data', (d: Buffer) => (output += d.toString()));
@@ -61,12 +62,11 @@ beforeAll(async () => {
     stdio: 'inherit',
   });
   upstream = await Upstream.start();
-  proxy = new TcpProxy(upstream.port);
-  await proxy.open();
+  proxy = await upstream.openProxy();
   database = await createTestDatabase();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  env = {
+  env = withTestAuth({
     ...SYNC_USER,
     DATABASE_URL: database.url,
     PORT: String(port),
@@ -78,7 +78,7 @@ beforeAll(async () => {
     DITTO_RETRY_MAX_MS: '500',
     // Slow enough a drain to be caught in the middle.
     DITTO_SYNC_CONCURRENCY: '2',
-  };
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -110,7 +110,7 @@ it('resumes from its persisted cursor after a SIGKILL in the middle of a backlog
     60_000,
   ).catch(async (err: unknown) => {
     console.error(
-      JSON.stringify(await (await fetch(`${base}/api/2/sync/ditto`)).json()),
+      JSON.stringify(await (await fetch(`${base}/api/2/sync/ditto`, { headers: authHeaders() })).json()),
       output.slice(-3000),
     );
     throw err;

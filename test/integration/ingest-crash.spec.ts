@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
+import { inheritedEnvWithoutAuth, withTestAuth } from '../support/auth.js';
 import { createTestDatabase } from '../support/database.js';
 import { dropSession, OwnMosquitto, uniqueNamespace, waitFor } from '../support/mqtt.js';
 
@@ -28,7 +29,8 @@ let output = '';
 function startApp(): ChildProcess {
   const child = spawn(process.execPath, [MAIN], {
     env: {
-      ...process.env,
+      ...inheritedEnvWithoutAuth(),
+      ...withTestAuth(),
       DATABASE_URL: database.url,
       MQTT_URL: broker.url,
       MQTT_CLIENT_ID: CLIENT_ID,

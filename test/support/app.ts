@@ -5,6 +5,7 @@ import request from 'supertest';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/config.schema.js';
 import { ConfigService } from '../../src/config/config.service.js';
+import { TEST_USERS, withTestAuth, type TestUserName } from './auth.js';
 import { createTestDatabase } from './database.js';
 import { expectDittoResponse } from './openapi.js';
 
@@ -19,11 +20,20 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Boots the real application on a fresh database (real migrations) and a free port. */
+/**
+ * Boots the real application on a fresh database (real migrations) and a free port, with
+ * authentication on: the test users (./auth.ts) unless `env` configures authentication itself.
+ */
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const config = new ConfigService(
-    loadConfig({ LOG_LEVEL: 'error', ...env, DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1' }),
+    loadConfig({
+      LOG_LEVEL: 'error',
+      ...withTestAuth(env),
+      DATABASE_URL: database.url,
+      PORT: '0',
+      HOST: '127.0.0.1',
+    }),
   );
   const app = await createApp(config);
   const violations: string[] = [];
@@ -54,13 +64,19 @@ const PLATFORM_PATHS = ['/api/2/ingest/', '/api/2/sync/'];
 type Method = 'get' | 'put' | 'patch' | 'post' | 'delete';
 
 /**
- * supertest requests whose responses are all checked against Ditto's OpenAPI spec before any
- * other assertion, so no JSON body of the e2e suite escapes validation.
+ * supertest requests, signed in as `user` (HTTP basic), whose responses are all checked against
+ * Ditto's OpenAPI spec before any other assertion, so no JSON body of the e2e suite escapes
+ * validation.
  */
-export function dittoHttp(baseUrl: string): Record<Method, (path: string) => request.Test> {
+export function dittoHttp(
+  baseUrl: string,
+  user: TestUserName = 'ditto',
+): Record<Method, (path: string) => request.Test> {
+  const { username, password } = TEST_USERS[user];
   const make = (method: Method) => (path: string) =>
     request(baseUrl)
       [method](path)
+      .auth(username, password)
       // The request's final path, with the query added by .query() after this call.
       .expect((res) =>
         expectDittoResponse(method, (res as unknown as { req: { path: string } }).req.path, res),
