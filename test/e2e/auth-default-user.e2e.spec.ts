@@ -32,8 +32,8 @@ async function boot(): Promise<{ app: INestApplication; baseUrl: string; printed
     chunks.push(String(chunk));
     return true;
   };
-  process.stdout.write = capture as typeof process.stdout.write;
-  process.stderr.write = capture as typeof process.stderr.write;
+  process.stdout.write = capture;
+  process.stderr.write = capture;
   let app: INestApplication;
   try {
     app = await createApp(config);
@@ -43,7 +43,6 @@ async function boot(): Promise<{ app: INestApplication; baseUrl: string; printed
     process.stderr.write = err;
   }
   const { port } = app.getHttpServer().address() as { port: number };
-  // eslint-disable-next-line no-control-regex
   return {
     app,
     baseUrl: `http://127.0.0.1:${port}`,
