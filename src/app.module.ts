@@ -8,6 +8,7 @@ import type { ConfigService } from './config/config.service.js';
 import { HealthModule } from './health/health.module.js';
 import { IngestModule } from './ingest/ingest.module.js';
 import { PersistenceModule } from './persistence/persistence.module.js';
+import { PoliciesModule } from './policies/policies.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 import { TelemetryModule } from './telemetry/telemetry.module.js';
 import { TwinsModule } from './twins/twins.module.js';
@@ -23,6 +24,7 @@ export class AppModule {
         AuthModule,
         TelemetryModule,
         TwinsModule,
+        PoliciesModule,
         HealthModule,
         RealtimeModule,
         IngestModule,

@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
 import { JournalModule } from '../journal/journal.module.js';
+import { CheckPermissions } from './check-permissions.service.js';
+import { PoliciesController } from './http/policies.controller.js';
 import { PoliciesRepository } from './policies.repository.js';
 import { PoliciesService } from './policies.service.js';
 import { PolicyChanges } from './policy-changes.js';
+import { PolicyCommands } from './policy-commands.service.js';
 
 /**
  * Ditto policies: storage, evaluation, the policy API and checkPermissions. Depends on no other
@@ -10,7 +13,8 @@ import { PolicyChanges } from './policy-changes.js';
  */
 @Module({
   imports: [JournalModule],
-  providers: [PoliciesRepository, PoliciesService, PolicyChanges],
+  controllers: [PoliciesController],
+  providers: [PoliciesRepository, PoliciesService, PolicyChanges, PolicyCommands, CheckPermissions],
   exports: [PoliciesService],
 })
 export class PoliciesModule {}

@@ -229,6 +229,7 @@ export function readersSummary(
   now = Date.now(),
 ): ReaderSummary[] {
   const all = compile(policy, { imported, now, anyNamespace: true });
+  const expiring = subjectsWithExpiry(policy, imported);
   const universal = compile(policy, { imported, now });
   const root = all.trees.get('thing')!;
   return [...all.subjects].sort().map((subject) => {
@@ -237,7 +238,9 @@ export function readersSummary(
       subject,
       readsSome: root.grantsWithin(one, 'READ'),
       readsAll:
-        universal.hasUnrestricted('thing', [], one, 'READ') && all.hasUnrestricted('thing', [], one, 'READ'),
+        !expiring.has(subject) &&
+        universal.hasUnrestricted('thing', [], one, 'READ') &&
+        all.hasUnrestricted('thing', [], one, 'READ'),
       revokesSome: root.decision(one, 'READ') === REVOKE || root.revokesBelow(one, 'READ'),
     };
   });
@@ -252,4 +255,14 @@ export function hasAdministrator(policy: PolicyJson, namespace: string, now = Da
   const compiled = compile(policy, { namespace, now });
   for (const s of compiled.subjects) if (compiled.hasUnrestricted('policy', [], [s], 'WRITE')) return true;
   return false;
+}
+
+/** Subjects with an expiry anywhere in the policy or its imports. */
+function subjectsWithExpiry(policy: PolicyJson, imported?: ReadonlyMap<string, PolicyJson>): Set<string> {
+  const out = new Set<string>();
+  for (const p of [policy, ...(imported?.values() ?? [])])
+    for (const e of Object.values(p.entries))
+      for (const [s, subject] of Object.entries(e.subjects ?? {}))
+        if (subject.expiry !== undefined) out.add(s);
+  return out;
 }
