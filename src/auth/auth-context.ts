@@ -8,6 +8,16 @@ import type { IncomingMessage } from 'node:http';
 export interface AuthContext {
   readonly subjects: readonly string[];
   readonly defaultSubject: string;
+  /**
+   * Policies are not enforced for this context: only the anonymous demo mode (AUTH_ANONYMOUS=true)
+   * sets it. What such a context creates still gets a policy naming its subject.
+   */
+  readonly unrestricted?: boolean;
+}
+
+/** The context to enforce policies for, or undefined when nothing is enforced. */
+export function enforced(auth: AuthContext | undefined): AuthContext | undefined {
+  return auth && !auth.unrestricted ? auth : undefined;
 }
 
 /** Where the HTTP authentication middleware leaves the context on a request it let through. */

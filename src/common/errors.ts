@@ -256,7 +256,7 @@ export const PolicyErrors = {
       400,
       'policies:entry.invalid',
       message,
-      "A policy entry has 'subjects' ({\"<issuer>:<subject>\": {\"type\": …}}) and 'resources' ({\"thing:/…\": {\"grant\": [...], \"revoke\": [...]}}) with permissions READ, WRITE or EXECUTE.",
+      'A policy entry has \'subjects\' ({"<issuer>:<subject>": {"type": …}}) and \'resources\' ({"thing:/…": {"grant": [...], "revoke": [...]}}) with permissions READ, WRITE or EXECUTE.',
     ),
   labelInvalid: (label: string) =>
     new DomainError(
@@ -284,7 +284,7 @@ export const PolicyErrors = {
       400,
       'policies:import.invalid',
       message,
-      "Policy imports map policy IDs to {\"entries\": [labels]}; a policy cannot import itself.",
+      'Policy imports map policy IDs to {"entries": [labels]}; a policy cannot import itself.',
     ),
   importsTooLarge: (max: number) =>
     new DomainError(
@@ -317,7 +317,8 @@ function policyLevel(path: readonly string[], policyId: string): { code: string;
     if (key === undefined) return { code: 'imports', what: `The Policy Imports on ${policy}` };
     return { code: 'import', what: `The Policy Import with ID '${key}' on ${policy}` };
   }
-  if (top !== 'entries' || key === undefined) return { code: 'policy', what: `The Policy with ID '${policyId}'` };
+  if (top !== 'entries' || key === undefined)
+    return { code: 'policy', what: `The Policy with ID '${policyId}'` };
   const entry = `the PolicyEntry with Label '${key}' on ${policy}`;
   if (sub === 'subjects') {
     if (subKey === undefined) return { code: 'subjects', what: `The Subjects of ${entry}` };

@@ -47,6 +47,22 @@ export const configSchema = z
       .regex(/^[^/#+]+$/, 'must not contain / # or +')
       .default('twin-platform'),
     AUTO_CREATE_THINGS: flag(true),
+    // The policy things created by devices link; created at start when missing, granting
+    // DEVICE_POLICY_SUBJECTS (default: the first AUTH_USERS user, else the generated user ditto).
+    DEVICE_POLICY_ID: z
+      .string()
+      .regex(
+        /^[a-zA-Z]\w*(?:[.-][a-zA-Z]\w*)*:[^\s/]{1,200}$/,
+        'must be a policy id such as org.example:devices',
+      )
+      .optional(),
+    DEVICE_POLICY_SUBJECTS: z
+      .string()
+      .regex(
+        /^[^\s,:]+:[^\s,]+(,[^\s,:]+:[^\s,]+)*$/,
+        'must be a comma-separated list of subjects such as nginx:alice',
+      )
+      .optional(),
     DEVICE_INACTIVITY_TIMEOUT: int(0, 86400 * 7, 300),
     INGEST_BATCH_MS: int(1, 10_000, 20),
     // Big enough that a busy fleet's batches hold several readings per device: a batch costs per

@@ -51,7 +51,15 @@ function newer(a: TimedLeaf, b: TimedLeaf): boolean {
  * A merge of the whole thing creates a missing one; with `create` false it merges `/features`,
  * which fails for a missing thing instead.
  */
-export function twinCommands(leafList: TimedLeaf[], commands: QueuedCommand[], create = true): TwinCommand[] {
+/**
+ * `create`: things that do not exist yet are created (AUTO_CREATE_THINGS), linking `policyId`, the
+ * platform's device policy, instead of a policy of their own.
+ */
+export function twinCommands(
+  leafList: TimedLeaf[],
+  commands: QueuedCommand[],
+  create: { policyId: string } | false,
+): TwinCommand[] {
   const byThing = new Map<string, Map<string, TimedLeaf>>();
   for (const leaf of leafList) {
     let thing = byThing.get(leaf.thingId);
@@ -71,7 +79,15 @@ export function twinCommands(leafList: TimedLeaf[], commands: QueuedCommand[], c
     }
     out.push(
       create
-        ? { type: 'merge', thingId, path: [], value, origin: 'mqtt', leafTimes }
+        ? {
+            type: 'merge',
+            thingId,
+            path: [],
+            value,
+            origin: 'mqtt',
+            leafTimes,
+            policyIdIfCreated: create.policyId,
+          }
         : { type: 'merge', thingId, path: ['features'], value: value.features, origin: 'mqtt', leafTimes },
     );
   }
@@ -82,6 +98,7 @@ export function twinCommands(leafList: TimedLeaf[], commands: QueuedCommand[], c
       path: command.path,
       value: command.value,
       origin: 'mqtt',
+      ...(create ? { policyIdIfCreated: create.policyId } : {}),
       ...(command.correlationId === undefined ? {} : { correlationId: command.correlationId }),
     });
   }

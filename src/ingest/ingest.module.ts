@@ -2,7 +2,9 @@ import { Module } from '@nestjs/common';
 import { JournalModule } from '../journal/journal.module.js';
 import { TelemetryModule } from '../telemetry/telemetry.module.js';
 import { TwinsModule } from '../twins/twins.module.js';
+import { PoliciesModule } from '../policies/policies.module.js';
 import { DeadLettersService } from './dead-letters.service.js';
+import { DevicePolicy } from './device-policy.js';
 import { DesiredPublisher } from './desired.publisher.js';
 import { IngestStats } from './ingest-stats.js';
 import { IngestBatcher } from './ingest.batcher.js';
@@ -18,7 +20,7 @@ import { PresenceSweeper } from './presence.sweeper.js';
  * history and twins with acknowledgement after commit, dead letters, presence and desired state.
  */
 @Module({
-  imports: [TwinsModule, TelemetryModule, JournalModule],
+  imports: [TwinsModule, TelemetryModule, JournalModule, PoliciesModule],
   controllers: [IngestController],
   providers: [
     MqttBroker,
@@ -30,6 +32,7 @@ import { PresenceSweeper } from './presence.sweeper.js';
     PresenceSweeper,
     DesiredPublisher,
     DeadLettersService,
+    DevicePolicy,
   ],
   exports: [MqttBroker, MqttConnection, IngestStats],
 })

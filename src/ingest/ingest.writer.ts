@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '../config/config.service.js';
+import { devicePolicyId } from './device-policy.js';
 import type { StorableReading } from '../telemetry/reading.js';
 import { TelemetryService } from '../telemetry/telemetry.service.js';
 import { parseFieldSelector } from '../twins/model/fields.js';
@@ -49,6 +50,8 @@ export class IngestWriter {
   readonly memory: PresenceMemory;
   private readonly limits: { maxPayloadBytes: number; maxFutureSkewMs: number };
   private readonly autoCreate: boolean;
+  /** What things created by devices link: the platform's device policy. */
+  private readonly devicePolicy: { policyId: string };
 
   constructor(
     @Inject(TwinsService) private readonly twins: TwinsService,
@@ -62,6 +65,7 @@ export class IngestWriter {
       maxFutureSkewMs: config.get('INGEST_MAX_FUTURE_SKEW_MS'),
     };
     this.autoCreate = config.get('AUTO_CREATE_THINGS');
+    this.devicePolicy = { policyId: devicePolicyId(config) };
     const timeoutMs = config.get('DEVICE_INACTIVITY_TIMEOUT') * 1000;
     this.memory = new PresenceMemory(timeoutMs > 0 ? Math.min(timeoutMs / 4, 30_000) : 30_000);
   }
@@ -137,7 +141,11 @@ export class IngestWriter {
       await this.repo.writePresence(tx, presence.rows);
       const fresh = await this.telemetry.insertRows(tx, readings);
       const leaves = fresh.map((i) => readingLeaves[i]);
-      const cmds = twinCommands([...leaves, ...presence.leaves], commands, this.autoCreate);
+      const cmds = twinCommands(
+        [...leaves, ...presence.leaves],
+        commands,
+        this.autoCreate && this.devicePolicy,
+      );
       onTwinPhase?.();
       const outcomes = await scope.applyEach(cmds);
       let stale = 0;

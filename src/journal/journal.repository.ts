@@ -16,6 +16,7 @@ interface JournalRow {
   seq: string;
   entity: 'thing' | 'policy';
   thing_id: string;
+  policy_id: string | null;
   revision: string;
   action: JournalEntry['action'];
   path: string;
@@ -39,12 +40,13 @@ export class JournalRepository {
     const rows = await tx.query<{ seqs: string }>(
       `WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($2)),
        appended AS (
-         INSERT INTO journal (seq, entity, thing_id, revision, action, path, value, ts, origin, correlation_id)
-         SELECT nextval('journal_seq'), coalesce(e.entity, 'thing'), e.thing_id, e.revision, e.action, e.path,
-                e.value -> 0, e.ts, e.origin, e.correlation_id
-         FROM locked, ROWS FROM (json_to_recordset($1::json) AS (entity text, thing_id text, revision bigint,
-                action text, path text, value jsonb, ts timestamptz, origin text, correlation_id text))
-              WITH ORDINALITY AS e(entity, thing_id, revision, action, path, value, ts, origin, correlation_id, n)
+         INSERT INTO journal (seq, entity, thing_id, policy_id, revision, action, path, value, ts, origin, correlation_id)
+         SELECT nextval('journal_seq'), coalesce(e.entity, 'thing'), e.thing_id, e.policy_id, e.revision, e.action,
+                e.path, e.value -> 0, e.ts, e.origin, e.correlation_id
+         FROM locked, ROWS FROM (json_to_recordset($1::json) AS (entity text, thing_id text, policy_id text,
+                revision bigint, action text, path text, value jsonb, ts timestamptz, origin text, correlation_id text))
+              WITH ORDINALITY AS e(entity, thing_id, policy_id, revision, action, path, value, ts, origin,
+                correlation_id, n)
          ORDER BY e.n
          RETURNING seq
        )
@@ -79,7 +81,7 @@ export class JournalRepository {
 
   async readAfter(tx: Tx, afterSeq: string, limit: number): Promise<JournalEntry[]> {
     const rows = await tx.query<JournalRow>(
-      `SELECT seq, entity, thing_id, revision, action, path, value, ts, origin, correlation_id
+      `SELECT seq, entity, thing_id, policy_id, revision, action, path, value, ts, origin, correlation_id
        FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2`,
       [afterSeq, limit],
     );
@@ -98,7 +100,7 @@ export class JournalRepository {
     limit: number,
   ): Promise<JournalEntry[]> {
     const rows = await tx.query<JournalRow>(
-      `SELECT seq, entity, thing_id, revision, action, path, value, ts, origin, correlation_id
+      `SELECT seq, entity, thing_id, policy_id, revision, action, path, value, ts, origin, correlation_id
        FROM journal WHERE entity = $4 AND thing_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
       [id, fromRevision, limit, entity],
     );
@@ -116,6 +118,7 @@ function toEntry(r: JournalRow): JournalEntry {
     seq: r.seq,
     ...(r.entity === 'policy' ? { entity: 'policy' as const } : {}),
     thingId: r.thing_id,
+    ...(r.policy_id === null ? {} : { policyId: r.policy_id }),
     revision: Number(r.revision),
     action: r.action,
     path: r.path,
@@ -135,6 +138,7 @@ function entriesJson(entries: NewJournalEntry[]): string {
     entries.map((e) => ({
       entity: e.entity,
       thing_id: e.thingId,
+      policy_id: e.policyId,
       revision: e.revision,
       action: e.action,
       path: e.path,

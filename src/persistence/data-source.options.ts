@@ -7,6 +7,7 @@ import { DittoSync1764170000000 } from '../../migrations/1764170000000-DittoSync
 import { TelemetrySeries1764180000000 } from '../../migrations/1764180000000-TelemetrySeries.js';
 import { AuthGeneratedUser1764190000000 } from '../../migrations/1764190000000-AuthGeneratedUser.js';
 import { Policies1764195000000 } from '../../migrations/1764195000000-Policies.js';
+import { JournalPolicy1764196000000 } from '../../migrations/1764196000000-JournalPolicy.js';
 
 /**
  * The one options object for the app, the migrate script and the TypeORM CLI.
@@ -29,6 +30,7 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
       TelemetrySeries1764180000000,
       AuthGeneratedUser1764190000000,
       Policies1764195000000,
+      JournalPolicy1764196000000,
     ],
     entities: [],
     extra: { max: poolSize, application_name: 'twin-platform' },

@@ -15,9 +15,19 @@ export interface PolicyEnforcer {
    * Ditto's "unrestricted" permission: granted at `path` (or inherited from above) and revoked
    * nowhere at or below it for any of the subjects. What a write of the resource at `path` needs.
    */
-  hasUnrestricted(type: ResourceType, path: readonly string[], subjects: readonly string[], perm: Permission): boolean;
+  hasUnrestricted(
+    type: ResourceType,
+    path: readonly string[],
+    subjects: readonly string[],
+    perm: Permission,
+  ): boolean;
   /** Granted at `path` or anywhere below it (the subject may see or change some part of it). */
-  hasPartial(type: ResourceType, path: readonly string[], subjects: readonly string[], perm: Permission): boolean;
+  hasPartial(
+    type: ResourceType,
+    path: readonly string[],
+    subjects: readonly string[],
+    perm: Permission,
+  ): boolean;
   /**
    * `value`, the JSON found at `path` of the resource, cut to the parts the subjects may READ;
    * undefined when they may read nothing of it. An unrestricted reader gets `value` itself.

@@ -132,9 +132,14 @@ class Enforcer implements CompiledPolicy {
     const { decision, node } = this.walk(type, path, subjects, 'READ');
     if (decision === GRANT && !(node?.revokesBelow(subjects, 'READ') ?? false)) return value;
     const cut = cutReadable(node, decision, value, subjects);
-    // Ditto: whoever may read any part of a thing also sees its id.
+    // Ditto: whoever may read any part of a thing also sees its id. The policy id comes along, as
+    // Ditto's Thing schema requires it and it names no data.
     if (type === 'thing' && path.length === 0 && cut !== undefined && isObject(value) && 'thingId' in value) {
-      return { thingId: value.thingId, ...(cut as Record<string, unknown>) };
+      const ids =
+        'policyId' in value
+          ? { thingId: value.thingId, policyId: value.policyId }
+          : { thingId: value.thingId };
+      return { ...ids, ...(cut as Record<string, unknown>) };
     }
     return cut;
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { DomainError } from '../common/domain-error.js';
 import { eventPlaceholders, parseEventFilter } from './event-filter.js';
-import { matchesRql } from './rql-match.js';
+import { matchesRql } from '../twins/search/rql-match.js';
 
 const placeholder = eventPlaceholders(
   { namespace: 'org.x', name: 't1', action: 'created', full: 'org.x/t1/things/twin/events/created' },

@@ -3,7 +3,7 @@ import { parseRql, type PropertyPlaceholder, type RqlNode } from '../twins/searc
 /**
  * An event filter is the search's RQL, where Ditto also allows placeholders of the event as
  * properties, e.g. `and(in(topic:action,'created','deleted'),eq(resource:path,'/'))`. The parser
- * reads them as placeholder fields; rql-match.ts resolves them with eventPlaceholders.
+ * reads them as placeholder fields; twins/search/rql-match.ts resolves them with eventPlaceholders.
  */
 export function parseEventFilter(filter: string): RqlNode {
   return parseRql(filter);

@@ -2,7 +2,8 @@ import type { FeedSubscription, JournalFeed } from '../journal/journal-feed.js';
 import type { JournalEntry } from '../journal/journal.types.js';
 import { selectFields } from '../twins/model/fields.js';
 import type { JsonObject } from '../twins/model/json-pointer.js';
-import { matchesRql } from './rql-match.js';
+import { matchesRql } from '../twins/search/rql-match.js';
+import type { EnforcerSource, EventAccess } from './event-access.js';
 import type { StreamSpec } from './stream-spec.js';
 import type { ThingState, ThingStates } from './thing-states.js';
 import { eventThing, mergeUnder, twinEvent, type TwinEvent } from './twin-event.js';
@@ -37,10 +38,14 @@ export interface StreamDeps {
   states: ThingStates;
   /** WS_BUFFER_MAX_BYTES: outbound data a connection may have pending. */
   limit: number;
+  /** The compiled policies that decide what each subscriber sees. */
+  enforcers: EnforcerSource;
 }
 
 export interface StreamOptions {
   from?: string;
+  /** Who subscribes: events are delivered and cut by the things' policies. */
+  access?: EventAccess;
   /** Events this client must not get, e.g. those caused by its own commands. */
   skip?: (entry: JournalEntry) => boolean;
   onError: (err: unknown) => void;
@@ -90,7 +95,8 @@ export class EventStream {
     if (this.closed) return undefined;
     const selected = entries.filter((e) => this.selects(e));
     if (selected.length === 0) return undefined;
-    if (this.pendingBatches === 0 && this.live && !this.spec.extraFields) {
+    const needsPolicies = this.options.access ? this.options.access.missing(selected).length > 0 : false;
+    if (this.pendingBatches === 0 && this.live && !this.spec.extraFields && !needsPolicies) {
       this.emitNow(selected);
       return undefined;
     }
@@ -134,6 +140,7 @@ export class EventStream {
 
   /** The slow path: enrichment (async) and replay pacing, in order behind earlier batches. */
   private async process(entries: JournalEntry[], batch: { bytes: number }): Promise<void> {
+    await this.options.access?.load(entries);
     const states = this.spec.extraFields ? await this.deps.states.after(entries) : undefined;
     this.sink.cork();
     try {
@@ -156,12 +163,16 @@ export class EventStream {
     }
   }
 
-  private renderIfMatching(ev: TwinEvent, state: ThingState | undefined): string | Buffer | undefined {
+  private renderIfMatching(event: TwinEvent, state: ThingState | undefined): string | Buffer | undefined {
+    const access = this.options.access;
+    const ev = access ? access.visible(event) : event;
+    if (!ev) return undefined;
     // Ditto cannot enrich the deletion of a whole thing; neither can we.
-    const extra =
+    const selected =
       this.spec.extraFields && state && !(ev.entry.action === 'deleted' && ev.segments.length === 0)
         ? selectFields(state, this.spec.extraFields)
         : undefined;
+    const extra = access ? access.extra(ev, selected) : selected;
     let thing: JsonObject | undefined;
     const view = (): JsonObject => (thing ??= extra ? mergeUnder(eventThing(ev), extra) : eventThing(ev));
     // As in Ditto, the filter sees the change itself plus the enriched fields.

@@ -1,8 +1,10 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
 import { JournalModule } from '../journal/journal.module.js';
+import { PoliciesModule } from '../policies/policies.module.js';
 import { TwinsModule } from '../twins/twins.module.js';
 import { RealtimeGateway } from './realtime.gateway.js';
+import { PolicyEnforcers } from './policy-enforcers.js';
 import { SseStreams } from './sse-streams.js';
 import { ThingStates } from './thing-states.js';
 import { AuthServiceAuthenticator, WsAuthenticator } from './ws-authenticator.js';
@@ -11,11 +13,12 @@ import { WsSessions } from './ws-sessions.js';
 
 /** Push of twin changes: Ditto's WebSocket `/ws/2`, SSE on the things paths, the live dashboard. */
 @Module({
-  imports: [AuthModule, JournalModule, TwinsModule],
+  imports: [AuthModule, JournalModule, TwinsModule, PoliciesModule],
   providers: [
     // The authentication seam: the upgrade is checked by the same AuthService as HTTP requests.
     { provide: WsAuthenticator, useClass: AuthServiceAuthenticator },
     ThingStates,
+    PolicyEnforcers,
     TwinCommandExecutor,
     WsSessions,
     SseStreams,

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
+import { authOf } from '../auth/auth-context.js';
 import { DomainError } from '../common/domain-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { JournalFeed } from '../journal/journal-feed.js';
@@ -7,7 +8,9 @@ import { thingAddress } from '../twins/http/request-context.js';
 import { selectFields } from '../twins/model/fields.js';
 import { getAt, toPointer, type JsonObject } from '../twins/model/json-pointer.js';
 import { parseFields, type FieldSelector } from '../twins/thing-view.js';
+import { EventAccess } from './event-access.js';
 import { EventStream, type StreamSink } from './event-stream.js';
+import { PolicyEnforcers } from './policy-enforcers.js';
 import { parseEventId, parseStreamSpec } from './stream-spec.js';
 import { ThingStates } from './thing-states.js';
 import type { TwinEvent } from './twin-event.js';
@@ -31,6 +34,7 @@ export class SseStreams implements OnModuleDestroy {
     @Inject(ConfigService) private readonly config: ConfigService,
     @Inject(JournalFeed) private readonly feed: JournalFeed,
     @Inject(ThingStates) private readonly states: ThingStates,
+    @Inject(PolicyEnforcers) private readonly enforcers: PolicyEnforcers,
   ) {}
 
   middleware(): (req: Request, res: Response, next: NextFunction) => void {
@@ -62,6 +66,10 @@ export class SseStreams implements OnModuleDestroy {
   }
 
   private stream(req: Request, res: Response): void {
+    const auth = authOf(req);
+    // The authentication middleware runs first and refuses anonymous requests; fail closed anyway.
+    if (!auth)
+      throw new DomainError(401, 'gateway:authentication.failed', 'Unauthorized.', 'Authenticate first.');
     const query = new URL(req.originalUrl, 'http://x').searchParams;
     const get = (k: string) => query.get(k) ?? undefined;
     const single = req.path.length > THINGS.length + 1 ? thingAddress(req.path) : undefined;
@@ -107,11 +115,16 @@ export class SseStreams implements OnModuleDestroy {
       overflow: () => res.destroy(),
     };
     const stream = new EventStream(
-      { feed: this.feed, states: this.states, limit: this.config.get('WS_BUFFER_MAX_BYTES') },
+      {
+        feed: this.feed,
+        states: this.states,
+        enforcers: this.enforcers,
+        limit: this.config.get('WS_BUFFER_MAX_BYTES'),
+      },
       spec,
       sink,
       (ev, _extra, thing) => renderSse(ev, thing(), fields, pointer),
-      { from, onError: () => res.destroy() },
+      { from, access: EventAccess.for(auth, this.enforcers), onError: () => res.destroy() },
     );
     const heartbeat = setInterval(() => {
       // Ditto's keep-alive: an empty line whenever nothing was sent for a while.

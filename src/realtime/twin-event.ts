@@ -37,6 +37,11 @@ export function twinEvent(entry: JournalEntry): TwinEvent {
   return ev;
 }
 
+/** An event of an entry made up for one subscriber (a cut value): built anew, not memoised. */
+export function twinEventOf(entry: JournalEntry): TwinEvent {
+  return build(entry);
+}
+
 function build(entry: JournalEntry): TwinEvent {
   const colon = entry.thingId.indexOf(':');
   const namespace = entry.thingId.slice(0, colon);

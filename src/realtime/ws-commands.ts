@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { AuthContext } from '../auth/auth-context.js';
 import { parseFields } from '../twins/thing-view.js';
 import type { Preconditions, TwinChange } from '../twins/twin.types.js';
 import { TwinsQueryService } from '../twins/twins-query.service.js';
@@ -24,11 +25,13 @@ export class TwinCommandExecutor {
     @Inject(TwinsQueryService) private readonly query: TwinsQueryService,
   ) {}
 
-  async execute(cmd: ProtocolCommand): Promise<CommandResult> {
+  /** Enforced for `auth` exactly as the same request over REST. */
+  async execute(cmd: ProtocolCommand, auth: AuthContext): Promise<CommandResult> {
     const base = {
       thingId: cmd.thingId,
       path: cmd.segments,
       origin: 'ws' as const,
+      auth,
       correlationId: cmd.correlationId,
       preconditions: preconditionsOf(cmd),
     };
@@ -39,6 +42,7 @@ export class TwinCommandExecutor {
           cmd.segments,
           parseFields(cmd.fields),
           base.preconditions,
+          auth,
         );
         return { status: 200, value: read.value };
       }

@@ -11,6 +11,7 @@ import {
   tooManyRequests,
   type ProtocolCommand,
 } from './ditto-protocol.js';
+import { EventAccess } from './event-access.js';
 import { EventStream, type StreamDeps, type StreamSink } from './event-stream.js';
 import { parseEventId, parseStreamSpec } from './stream-spec.js';
 import { wireWithExtra } from './twin-event.js';
@@ -195,6 +196,7 @@ export class WsSession {
       (ev, extra) => (extra ? wireWithExtra(ev, extra) : ev.wireBuffer),
       {
         from,
+        access: EventAccess.for(this.principal, this.deps.enforcers),
         skip: (e) => this.isOwn(e),
         onError: (err) => {
           this.deps.logger.error(`event stream failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -210,7 +212,7 @@ export class WsSession {
     if (write) this.inFlight.set(cmd.correlationId, (this.inFlight.get(cmd.correlationId) ?? 0) + 1);
     let seq: string | undefined;
     try {
-      const result = await this.deps.commands.execute(cmd);
+      const result = await this.deps.commands.execute(cmd, this.principal);
       seq = result.seq;
       if (cmd.responseRequired) this.send(responseEnvelope(cmd, result.status, result.value));
     } finally {

@@ -5,6 +5,7 @@ import { originAllowed } from '../auth/origin.js';
 import { DomainError } from '../common/domain-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { JournalFeed } from '../journal/journal-feed.js';
+import { PolicyEnforcers } from './policy-enforcers.js';
 import { ThingStates } from './thing-states.js';
 import { WsAuthenticator, type WsPrincipal } from './ws-authenticator.js';
 import { TwinCommandExecutor } from './ws-commands.js';
@@ -36,6 +37,7 @@ export class WsSessions implements OnModuleDestroy {
     @Inject(ThingStates) private readonly states: ThingStates,
     @Inject(TwinCommandExecutor) private readonly commands: TwinCommandExecutor,
     @Inject(WsAuthenticator) private readonly authenticator: WsAuthenticator,
+    @Inject(PolicyEnforcers) private readonly enforcers: PolicyEnforcers,
   ) {}
 
   /**
@@ -87,6 +89,7 @@ export class WsSessions implements OnModuleDestroy {
       {
         feed: this.feed,
         states: this.states,
+        enforcers: this.enforcers,
         limit: this.config.get('WS_BUFFER_MAX_BYTES'),
         commands: this.commands,
         idleTimeoutMs: this.config.get('WS_IDLE_TIMEOUT_MS'),

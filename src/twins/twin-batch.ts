@@ -39,9 +39,12 @@ export class TwinBatch {
     }
   }
 
-  apply(cmd: TwinCommand): StagedOutcome {
+  /** `check` vets the command against the thing as the batch has it (authorization). */
+  apply(cmd: TwinCommand, check?: (current: StoredThing | null) => DomainError | undefined): StagedOutcome {
     const state = this.state.get(cmd.thingId);
     if (!state) throw new Error(`thing ${cmd.thingId} was not loaded for this batch`);
+    const denied = check?.(state.thing);
+    if (denied) return { ok: false, error: denied };
     const now = this.opts.now();
     let computed;
     try {
@@ -68,6 +71,7 @@ export class TwinBatch {
         value: computed.value,
         journal: {
           thingId: cmd.thingId,
+          policyId: (computed.next ?? state.thing)?.doc.policyId,
           revision,
           action: computed.action,
           path: toPointer(cmd.path),

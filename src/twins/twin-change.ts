@@ -57,7 +57,7 @@ export function computeChange(
   if (!current) {
     if (path.length > 0 || cmd.type === 'delete') throw Errors.thingNotFound(cmd.thingId);
     const body = cmd.type === 'merge' ? mergePatch({}, cmd.value) : cmd.value;
-    const doc = toDoc(body ?? {}, cmd.thingId, undefined);
+    const doc = toDoc(body ?? {}, cmd.thingId, cmd.policyIdIfCreated);
     const meta = nextLeafTimes({}, 'replace', [], doc, timeOf);
     const next = stored(cmd.thingId, namespace, doc, opts.nextRevision, opts.now, opts.now, meta);
     checkSize(doc, opts.maxSize);

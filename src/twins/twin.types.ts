@@ -1,3 +1,4 @@
+import type { AuthContext } from '../auth/auth-context.js';
 import type { ChangeOrigin, JournalEntry } from '../journal/journal.types.js';
 import type { LeafTimes } from './metadata.js';
 
@@ -39,6 +40,13 @@ interface CommandBase {
   /** Path inside the thing as segments; [] is the thing itself. */
   path: string[];
   origin: ChangeOrigin;
+  /**
+   * Who asks, enforced against the thing's policy. Absent for the platform's own writers (the
+   * ingest, the Ditto sync), which act as the system and need no grant.
+   */
+  auth?: AuthContext;
+  /** The policy a thing this command creates links when its body names none (default: the thing id). */
+  policyIdIfCreated?: string;
   correlationId?: string;
   preconditions?: Preconditions;
   /**

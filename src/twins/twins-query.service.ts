@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { enforced, type AuthContext } from '../auth/auth-context.js';
 import { DomainError } from '../common/domain-error.js';
 import { Errors } from '../common/errors.js';
+import { PoliciesService } from '../policies/policies.service.js';
 import { TransactionRunner } from '../persistence/transaction.js';
 import { selectFields } from './model/fields.js';
 import { getAt, toPointer } from './model/json-pointer.js';
@@ -8,6 +10,7 @@ import { parseThingId } from './model/thing-id.js';
 import { classifyPath, notFoundCodeFor } from './model/thing-validation.js';
 import { checkPreconditions, entityTag } from './preconditions.js';
 import { thingView, type FieldSelector } from './thing-view.js';
+import { readableOr404 } from './twin-access.js';
 import type { Preconditions, StoredThing } from './twin.types.js';
 import { TwinsRepository } from './twins.repository.js';
 
@@ -23,23 +26,31 @@ export class TwinsQueryService {
   constructor(
     @Inject(TwinsRepository) private readonly repo: TwinsRepository,
     @Inject(TransactionRunner) private readonly tx: TransactionRunner,
+    @Inject(PoliciesService) private readonly policies: PoliciesService,
   ) {}
 
+  /**
+   * `auth` is who reads: the answer holds only what the thing's policy lets them read, and a thing
+   * they may read nothing of is not found. Without `auth` (the platform itself) everything is read.
+   */
   async get(
     thingId: string,
     path: string[],
     fields?: FieldSelector,
     pre?: Preconditions,
+    auth?: AuthContext,
   ): Promise<ReadResult> {
     parseThingId(thingId);
     if (path.length > 0) classifyPath(path);
+    auth = enforced(auth);
     const thing = await this.repo.findOne(this.tx.db, thingId);
     if (!thing) {
       checkPreconditions({ exists: false }, pre, true);
       throw Errors.thingNotFound(thingId);
     }
-    const value = path.length === 0 ? thingView(thing, fields) : getAt(thingView(thing), path);
-    const etag = entityTag(thing.revision, path, value);
+    const full = path.length === 0 ? thingView(thing, fields) : getAt(thingView(thing), path);
+    const value = auth ? await this.visible(thing, path, full, auth) : full;
+    const etag = entityTag(thing.revision, path, full);
     checkPreconditions(
       { exists: value !== undefined, thingTag: entityTag(thing.revision, [], null), resourceTag: etag },
       pre,
@@ -51,14 +62,45 @@ export class TwinsQueryService {
     return { value: selected, etag, thing };
   }
 
-  /** Things in the order of the ids asked for; unknown ids are left out, as Ditto does. */
-  async getMany(thingIds: string[], fields?: FieldSelector): Promise<Record<string, unknown>[]> {
+  /** Things in the order of the ids asked for; unknown and unreadable ids are left out, as Ditto does. */
+  async getMany(
+    thingIds: string[],
+    fields?: FieldSelector,
+    auth?: AuthContext,
+  ): Promise<Record<string, unknown>[]> {
     for (const id of thingIds) parseThingId(id);
+    auth = enforced(auth);
     const found = new Map((await this.repo.findMany(this.tx.db, thingIds)).map((t) => [t.thingId, t]));
-    return thingIds.flatMap((id) => {
+    const views: Record<string, unknown>[] = [];
+    for (const id of thingIds) {
       const t = found.get(id);
-      return t ? [thingView(t, fields)] : [];
-    });
+      if (!t) continue;
+      const view = thingView(t, fields);
+      if (!auth) {
+        views.push(view);
+        continue;
+      }
+      const enforcer = await this.policies.enforcerFor(t.doc.policyId, t.namespace);
+      const visible = enforcer?.readable('thing', [], view, auth.subjects);
+      if (isObject(visible)) views.push(visible);
+    }
+    return views;
+  }
+
+  /** Thing id and path leak nothing: an unreadable value answers as if it did not exist. */
+  private async visible(
+    thing: StoredThing,
+    path: string[],
+    value: unknown,
+    auth: AuthContext,
+  ): Promise<unknown> {
+    const enforcer = await this.policies.enforcerFor(thing.doc.policyId, thing.namespace);
+    if (value === undefined) {
+      // Missing: still 404 the thing itself for those who may not see it at all.
+      readableOr404(thing.thingId, [], {}, enforcer, auth, () => notFoundAt(thing.thingId, path));
+      return undefined;
+    }
+    return readableOr404(thing.thingId, path, value, enforcer, auth, () => notFoundAt(thing.thingId, path));
   }
 }
 

@@ -3,6 +3,7 @@ import { DomainError } from '../common/domain-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { TwinEventBus } from '../journal/event-bus.js';
 import { JournalService } from '../journal/journal.service.js';
+import { PoliciesService } from '../policies/policies.service.js';
 import { isTransientDbError, retrying } from '../persistence/retry.js';
 import { TransactionRunner, type Tx } from '../persistence/transaction.js';
 import { TwinBatch, type BatchWrites, type StagedOutcome } from './twin-batch.js';
@@ -10,6 +11,7 @@ import { TwinCache } from './twin-cache.js';
 import type { JournalEntry } from '../journal/journal.types.js';
 import type { TwinChange, TwinCommand } from './twin.types.js';
 import { TwinsRepository } from './twins.repository.js';
+import { WriteGate } from './write-gate.js';
 
 export type TwinOutcome = { ok: true; change: TwinChange } | { ok: false; error: DomainError };
 
@@ -47,6 +49,7 @@ export class TwinsService {
     @Inject(JournalService) private readonly journal: JournalService,
     @Inject(TransactionRunner) private readonly tx: TransactionRunner,
     @Inject(TwinEventBus) private readonly bus: TwinEventBus,
+    @Inject(PoliciesService) private readonly policies: PoliciesService,
     @Inject(ConfigService) config: ConfigService,
   ) {
     this.maxSize = config.get('THING_MAX_SIZE_BYTES');
@@ -96,9 +99,16 @@ export class TwinsService {
       async () => {
         const committed: JournalEntry[] = [];
         const written: BatchWrites[] = [];
+        let createdPolicies = false;
         const result = await this.tx.run((tx) =>
           work(tx, async (cmds, isolate) => {
-            const outcomes = await this.stageAndWrite(tx, cmds, isolate, written);
+            const outcomes = await this.stageAndWrite(
+              tx,
+              cmds,
+              isolate,
+              written,
+              () => (createdPolicies = true),
+            );
             for (const o of outcomes) if (o.ok && o.change.entry) committed.push(o.change.entry);
             return outcomes;
           }),
@@ -109,6 +119,8 @@ export class TwinsService {
             this.cache.remember(thing, this.repo.writtenSize(thing));
           for (const id of w.deletes) this.cache.forget(id);
         }
+        // Policies created with new things: this replica need not wait for its own NOTIFY.
+        if (createdPolicies) this.policies.forgetChanged();
         this.bus.publish(committed);
         return result;
       },
@@ -128,6 +140,7 @@ export class TwinsService {
     cmds: TwinCommand[],
     isolate: boolean,
     written: BatchWrites[],
+    onPolicyCreated: () => void,
   ): Promise<TwinOutcome[]> {
     const ids = [...new Set(cmds.map((c) => c.thingId))].sort();
     const current = await this.repo.lockMany(tx, ids, this.cache.snapshot(ids));
@@ -140,10 +153,14 @@ export class TwinsService {
     // costs more than the rest of a telemetry merge.
     const now = new Date().toISOString();
     const batch = new TwinBatch(current, lastRevisions, ids, { maxSize: this.maxSize, now: () => now });
+    const gate = await WriteGate.open(this.policies, tx, cmds, current);
     const staged: StagedOutcome[] = [];
     for (const cmd of cmds) {
-      const outcome = batch.apply(cmd);
+      const outcome = batch.apply(cmd, gate?.check(cmd));
       if (!outcome.ok && !isolate) throw outcome.error;
+      if (gate && outcome.ok && outcome.change.journal?.action === 'created' && cmd.path.length === 0) {
+        if (await gate.created(cmd, outcome.change.thing!)) onPolicyCreated();
+      }
       staged.push(outcome);
     }
     const writes = batch.writes();
@@ -152,10 +169,11 @@ export class TwinsService {
     if (inserted.size < writes.inserts.length) throw new CreationRace();
     await this.repo.updateMany(tx, writes.updates);
     await this.repo.removeMany(tx, writes.deletes);
-    const entries = await this.journal.append(
-      tx,
-      staged.flatMap((o) => (o.ok && o.change.journal ? [o.change.journal] : [])),
-    );
+    // The policies created with new things are journaled after them, in the same append.
+    const entries = await this.journal.append(tx, [
+      ...staged.flatMap((o) => (o.ok && o.change.journal ? [o.change.journal] : [])),
+      ...(gate?.journal() ?? []),
+    ]);
     let next = 0;
     return staged.map((o) => {
       if (!o.ok) return o;

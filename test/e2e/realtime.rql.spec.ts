@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { matchesRql } from '../../src/realtime/rql-match.js';
+import { matchesRql } from '../../src/twins/search/rql-match.js';
 import { parseRql } from '../../src/twins/search/index.js';
 import { parseFields } from '../../src/twins/thing-view.js';
 import { TwinsQueryService } from '../../src/twins/twins-query.service.js';

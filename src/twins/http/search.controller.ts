@@ -1,5 +1,7 @@
 import { Controller, Get, Inject, Post, UseInterceptors } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { AuthContext } from '../../auth/auth-context.js';
+import { RequestAuth } from '../../auth/request-auth.decorator.js';
 import { FormOrQuery } from '../../common/body.js';
 import { HttpAnswer } from '../../common/http-answer.js';
 import { HttpAnswerInterceptor } from '../../common/http-answer.interceptor.js';
@@ -22,27 +24,39 @@ export class SearchController {
   @ApiQuery({ name: 'option', required: false, description: 'sort(+a,-b),size(n),cursor(c)' })
   @ApiQuery({ name: 'fields', required: false })
   @ApiQuery({ name: 'namespaces', required: false })
-  async search(@FormOrQuery() params: Record<string, string>): Promise<HttpAnswer> {
-    return HttpAnswer.ok(await this.searchService.search(params));
+  async search(
+    @FormOrQuery() params: Record<string, string>,
+    @RequestAuth() auth: AuthContext,
+  ): Promise<HttpAnswer> {
+    return HttpAnswer.ok(await this.searchService.search(params, auth));
   }
 
   @Post()
   @ApiOperation({ summary: 'Search things; the parameters as an application/x-www-form-urlencoded body' })
-  searchForm(@FormOrQuery() params: Record<string, string>): Promise<HttpAnswer> {
-    return this.search(params);
+  searchForm(
+    @FormOrQuery() params: Record<string, string>,
+    @RequestAuth() auth: AuthContext,
+  ): Promise<HttpAnswer> {
+    return this.search(params, auth);
   }
 
   @Get('count')
   @ApiOperation({ summary: 'Count things matching an RQL filter; answers a bare integer' })
   @ApiQuery({ name: 'filter', required: false })
   @ApiQuery({ name: 'namespaces', required: false })
-  async count(@FormOrQuery() params: Record<string, string>): Promise<HttpAnswer> {
-    return HttpAnswer.ok(await this.searchService.count(params));
+  async count(
+    @FormOrQuery() params: Record<string, string>,
+    @RequestAuth() auth: AuthContext,
+  ): Promise<HttpAnswer> {
+    return HttpAnswer.ok(await this.searchService.count(params, auth));
   }
 
   @Post('count')
   @ApiOperation({ summary: 'Count things; the parameters as an application/x-www-form-urlencoded body' })
-  countForm(@FormOrQuery() params: Record<string, string>): Promise<HttpAnswer> {
-    return this.count(params);
+  countForm(
+    @FormOrQuery() params: Record<string, string>,
+    @RequestAuth() auth: AuthContext,
+  ): Promise<HttpAnswer> {
+    return this.count(params, auth);
   }
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Controller, Delete, Get, Inject, Patch, Post, Put, Query, UseInterceptors } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { AuthContext } from '../../auth/auth-context.js';
+import { RequestAuth } from '../../auth/request-auth.decorator.js';
 import { JsonBody, MergePatchBody } from '../../common/body.js';
 import { Errors } from '../../common/errors.js';
 import { HttpAnswer } from '../../common/http-answer.js';
@@ -37,13 +39,17 @@ export class ThingsController {
   @ApiOperation({ summary: 'Retrieve several things by id' })
   @ApiQuery({ name: 'ids', description: 'Comma separated thing ids', required: true })
   @ApiQuery({ name: 'fields', required: false })
-  async list(@Query('ids') ids?: string, @Query('fields') fields?: string): Promise<HttpAnswer> {
+  async list(
+    @RequestAuth() auth: AuthContext,
+    @Query('ids') ids?: string,
+    @Query('fields') fields?: string,
+  ): Promise<HttpAnswer> {
     const list = (ids ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s.length > 0);
     if (list.length === 0) throw Errors.thingIdsMissing();
-    return HttpAnswer.ok(await this.query.getMany(list, parseFields(fields)));
+    return HttpAnswer.ok(await this.query.getMany(list, parseFields(fields), auth));
   }
 
   @Post('api/2/things')
@@ -53,6 +59,7 @@ export class ThingsController {
   async create(
     @JsonBody(false) body: unknown,
     @DittoHeaders() ctx: WriteContext,
+    @RequestAuth() auth: AuthContext,
     @Query('namespace') namespace?: string,
   ): Promise<HttpAnswer> {
     const ns = namespace ?? this.config.get('DEFAULT_NAMESPACE');
@@ -66,6 +73,7 @@ export class ThingsController {
       path: [],
       value,
       origin: 'rest',
+      auth,
       ...ctx,
     });
     return this.written({ thingId, path: [] }, change);
@@ -80,9 +88,10 @@ export class ThingsController {
   async get(
     @ThingAt() at: ThingAddress,
     @DittoHeaders() ctx: WriteContext,
+    @RequestAuth() auth: AuthContext,
     @Query('fields') fields?: string,
   ): Promise<HttpAnswer> {
-    const read = await this.query.get(at.thingId, at.path, parseFields(fields), ctx.preconditions);
+    const read = await this.query.get(at.thingId, at.path, parseFields(fields), ctx.preconditions, auth);
     return HttpAnswer.ok(read.value, { ETag: read.etag });
   }
 
@@ -95,8 +104,16 @@ export class ThingsController {
     @ThingAt() at: ThingAddress,
     @JsonBody() body: unknown,
     @DittoHeaders() ctx: WriteContext,
+    @RequestAuth() auth: AuthContext,
   ): Promise<HttpAnswer> {
-    const change = await this.twins.apply({ type: 'modify', ...at, value: body, origin: 'rest', ...ctx });
+    const change = await this.twins.apply({
+      type: 'modify',
+      ...at,
+      value: body,
+      origin: 'rest',
+      auth,
+      ...ctx,
+    });
     return this.written(at, change);
   }
 
@@ -107,16 +124,28 @@ export class ThingsController {
     @ThingAt() at: ThingAddress,
     @MergePatchBody() body: unknown,
     @DittoHeaders() ctx: WriteContext,
+    @RequestAuth() auth: AuthContext,
   ): Promise<HttpAnswer> {
-    const change = await this.twins.apply({ type: 'merge', ...at, value: body, origin: 'rest', ...ctx });
+    const change = await this.twins.apply({
+      type: 'merge',
+      ...at,
+      value: body,
+      origin: 'rest',
+      auth,
+      ...ctx,
+    });
     return this.written(at, change);
   }
 
   @Delete([THING, RESOURCE])
   @ApiOperation({ summary: 'Delete a thing or sub-resource' })
   @ApiParam({ name: 'thingId' })
-  async remove(@ThingAt() at: ThingAddress, @DittoHeaders() ctx: WriteContext): Promise<HttpAnswer> {
-    await this.twins.apply({ type: 'delete', ...at, origin: 'rest', ...ctx });
+  async remove(
+    @ThingAt() at: ThingAddress,
+    @DittoHeaders() ctx: WriteContext,
+    @RequestAuth() auth: AuthContext,
+  ): Promise<HttpAnswer> {
+    await this.twins.apply({ type: 'delete', ...at, origin: 'rest', auth, ...ctx });
     return new HttpAnswer(204);
   }
 

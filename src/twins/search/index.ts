@@ -15,5 +15,6 @@ export { compileRql, SqlParams } from './rql.sql.js';
 export { DEFAULT_SIZE, MAX_SIZE, parseNamespaces, parseSearchOptions } from './search-options.js';
 export type { SearchOptions, SortKey } from './search-options.js';
 export type { SearchField } from './search-fields.js';
-export { buildCountQuery, buildSearchQuery, nextCursor, toPage } from './search.query.js';
+export { buildCountQuery, buildPartialQuery, buildSearchQuery, nextCursor, toPage } from './search.query.js';
+export { matchesRql } from './rql-match.js';
 export type { SearchPage, SearchQueryInput, SearchRow, SqlQuery } from './search.query.js';

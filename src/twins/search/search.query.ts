@@ -1,4 +1,5 @@
 import { Errors } from '../../common/errors.js';
+import { fullyReadableBy, readableBy } from '../../policies/readers-sql.js';
 import type { RqlNode } from './rql.ast.js';
 import { COLUMN_SQL, compileRql, SqlParams } from './rql.sql.js';
 import {
@@ -29,6 +30,8 @@ import { MAX_SIZE, type SortKey } from './search-options.js';
 export interface SearchQueryInput {
   filter?: RqlNode;
   namespaces?: string[];
+  /** Only things these subjects may read something of; each row says whether they read it all. */
+  readers?: readonly string[];
   sort: SortKey[];
   size: number;
   cursor?: string;
@@ -49,6 +52,9 @@ export interface SearchRow {
   created_at: Date;
   modified_at: Date;
   metadata: Record<string, string> | null;
+  policy_id: string;
+  /** With `readers`: whether they may read the whole thing (else it is checked in memory). */
+  full_read?: boolean;
   [sortValue: `sort_${number}`]: string;
 }
 
@@ -69,7 +75,8 @@ export function buildSearchQuery(input: SearchQueryInput, now?: Date): SqlQuery 
     where.push(seek(keys.map((key, i) => ({ ...key, value: `${params.add(values[i])}::${key.type}` }))));
   }
   const sql = [
-    'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata',
+    'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata, t.policy_id',
+    input.readers ? `, ${fullyReadableBy('t.policy_id', params.add(input.readers))} AS full_read` : '',
     ...keys.map((key, i) => `, ${key.text} AS sort_${i}`),
     ' FROM things t',
     where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '',
@@ -80,13 +87,33 @@ export function buildSearchQuery(input: SearchQueryInput, now?: Date): SqlQuery 
   return { sql, params: params.values };
 }
 
+/**
+ * With `readers`, counts only the things they read whole; those they read in part are listed by
+ * buildPartialQuery, for the caller to check in memory.
+ */
 export function buildCountQuery(
-  input: Pick<SearchQueryInput, 'filter' | 'namespaces'>,
+  input: Pick<SearchQueryInput, 'filter' | 'namespaces' | 'readers'>,
   now?: Date,
 ): SqlQuery {
   const params = new SqlParams();
   const where = conditions(input, params, now);
+  if (input.readers) where.push(fullyReadableBy('t.policy_id', params.add(input.readers)));
   const sql = `SELECT count(*)::bigint AS count FROM things t${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}`;
+  return { sql, params: params.values };
+}
+
+/** The things matching the filter that `readers` may read only in part, at most `limit` of them. */
+export function buildPartialQuery(
+  input: Pick<SearchQueryInput, 'filter' | 'namespaces'> & { readers: readonly string[] },
+  limit: number,
+  now?: Date,
+): SqlQuery {
+  const params = new SqlParams();
+  const where = conditions(input, params, now);
+  where.push(`NOT ${fullyReadableBy('t.policy_id', params.add(input.readers))}`);
+  const sql =
+    'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata, t.policy_id' +
+    ` FROM things t WHERE ${where.join(' AND ')} ORDER BY t.thing_id LIMIT ${params.add(limit)}`;
   return { sql, params: params.values };
 }
 
@@ -130,10 +157,15 @@ function scopeOf(input: SearchQueryInput): CursorScope {
   return { filter: input.filter, sort: effectiveSort(input.sort), namespaces: input.namespaces };
 }
 
-function conditions(input: Pick<SearchQueryInput, 'filter' | 'namespaces'>, params: SqlParams, now?: Date) {
+function conditions(
+  input: Pick<SearchQueryInput, 'filter' | 'namespaces' | 'readers'>,
+  params: SqlParams,
+  now?: Date,
+) {
   const where: string[] = [];
   if (input.filter) where.push(compileRql(input.filter, params, now));
   if (input.namespaces) where.push(`t.namespace = ANY(${params.add(input.namespaces)}::text[])`);
+  if (input.readers) where.push(readableBy('t.policy_id', params.add(input.readers)));
   return where;
 }
 

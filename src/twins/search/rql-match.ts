@@ -1,12 +1,6 @@
-import type {
-  ComparisonOp,
-  FilterField,
-  PropertyPlaceholder,
-  RqlNode,
-  RqlValue,
-} from '../twins/search/rql.ast.js';
-import { likeToRegex } from '../twins/search/rql.sql.js';
-import { normalizeTimestamp } from '../twins/search/search-fields.js';
+import type { ComparisonOp, FilterField, PropertyPlaceholder, RqlNode, RqlValue } from './rql.ast.js';
+import { likeToRegex } from './rql.sql.js';
+import { normalizeTimestamp } from './search-fields.js';
 
 /**
  * Evaluates a parsed RQL filter against one JSON document in memory, with the semantics of the

@@ -1,0 +1,20 @@
+/**
+ * SQL conditions over policy_readers, the per-subject read summary the policies feature keeps in
+ * step with every policy write. Search composes them into its own queries, so other features never
+ * spell out this table. `policyId` is an SQL expression, `subjects` a bound text[] parameter.
+ *
+ * The summary is conservative: `reads_all` is set only where a subject alone reads the whole thing
+ * with nothing that could narrow it (no namespace restriction, no expiry), `revokes_some` wherever
+ * any READ revoke might apply. So a row judged fully readable here is exactly that; every other
+ * readable row is checked against the compiled policy in memory.
+ */
+export function readableBy(policyId: string, subjects: string): string {
+  return `EXISTS (SELECT 1 FROM policy_readers r WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[]) AND r.reads_some)`;
+}
+
+export function fullyReadableBy(policyId: string, subjects: string): string {
+  return (
+    `(EXISTS (SELECT 1 FROM policy_readers r WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[]) AND r.reads_all)` +
+    ` AND NOT EXISTS (SELECT 1 FROM policy_readers r WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[]) AND r.revokes_some))`
+  );
+}

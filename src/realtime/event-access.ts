@@ -1,0 +1,80 @@
+import { enforced, type AuthContext } from '../auth/auth-context.js';
+import type { JournalEntry } from '../journal/journal.types.js';
+import type { PolicyEnforcer } from '../policies/policy-enforcer.js';
+import type { JsonObject } from '../twins/model/json-pointer.js';
+import { isJsonObject } from '../twins/model/json-pointer.js';
+import { twinEventOf, type TwinEvent } from './twin-event.js';
+
+/** Where a stream finds compiled policies: synchronously when cached, else by loading them. */
+export interface EnforcerSource {
+  /** undefined: not cached (call load); null: the policy does not exist. */
+  cached(policyId: string, namespace: string): PolicyEnforcer | null | undefined;
+  load(policyId: string, namespace: string): Promise<PolicyEnforcer | null>;
+}
+
+/**
+ * What one subscriber may see of each event, Ditto's way: an event reaches a subscriber only when
+ * its subjects may read some part of what changed, and then carries only that part; the thing's
+ * policy decides, as it stood when the change was written. Events of things whose readers get all of
+ * the change keep the shared, once-serialised envelope; only cut events are serialised per client.
+ */
+export class EventAccess {
+  constructor(
+    private readonly auth: AuthContext,
+    private readonly source: EnforcerSource,
+  ) {}
+
+  /** undefined for a context policies are not enforced for: it sees every event whole. */
+  static for(auth: AuthContext, source: EnforcerSource): EventAccess | undefined {
+    const subject = enforced(auth);
+    return subject ? new EventAccess(subject, source) : undefined;
+  }
+
+  /** Entries whose policies are not compiled yet: the stream loads them before it renders. */
+  missing(entries: readonly JournalEntry[]): { policyId: string; namespace: string }[] {
+    const out = new Map<string, { policyId: string; namespace: string }>();
+    for (const e of entries) {
+      const policyId = e.policyId;
+      if (policyId === undefined) continue;
+      const namespace = namespaceOf(e.thingId);
+      if (this.source.cached(policyId, namespace) === undefined)
+        out.set(`${namespace}\u0000${policyId}`, { policyId, namespace });
+    }
+    return [...out.values()];
+  }
+
+  async load(entries: readonly JournalEntry[]): Promise<void> {
+    for (const { policyId, namespace } of this.missing(entries)) await this.source.load(policyId, namespace);
+  }
+
+  /** The event as this subscriber may see it, or undefined when it may see nothing of it. */
+  visible(ev: TwinEvent): TwinEvent | undefined {
+    const enforcer = this.enforcerOf(ev.entry);
+    if (!enforcer) return undefined;
+    const subjects = this.auth.subjects;
+    if (enforcer.hasUnrestricted('thing', ev.segments, subjects, 'READ')) return ev;
+    if (!enforcer.hasPartial('thing', ev.segments, subjects, 'READ')) return undefined;
+    if (ev.value === undefined) return ev;
+    const value = enforcer.readable('thing', ev.segments, ev.entry.value, subjects);
+    if (value === undefined) return undefined;
+    return twinEventOf({ ...ev.entry, value });
+  }
+
+  /** The enriched fields cut to what the subscriber may read. */
+  extra(ev: TwinEvent, extra: JsonObject | undefined): JsonObject | undefined {
+    if (!extra) return undefined;
+    const enforcer = this.enforcerOf(ev.entry);
+    const cut = enforcer?.readable('thing', [], extra, this.auth.subjects);
+    return isJsonObject(cut) ? cut : undefined;
+  }
+
+  private enforcerOf(entry: JournalEntry): PolicyEnforcer | null {
+    // An entry without a policy id was written before policies were journaled with changes.
+    if (entry.policyId === undefined) return null;
+    return this.source.cached(entry.policyId, namespaceOf(entry.thingId)) ?? null;
+  }
+}
+
+function namespaceOf(thingId: string): string {
+  return thingId.slice(0, thingId.indexOf(':'));
+}
