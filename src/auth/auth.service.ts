@@ -30,7 +30,8 @@ export interface AuthRequest {
 }
 
 export const BASIC_SUBJECT_ISSUER = 'nginx';
-export const ANONYMOUS = authContext(['anonymous:anonymous']);
+/** AUTH_ANONYMOUS=true: a demo mode where policies are not enforced (documented as such). */
+export const ANONYMOUS: AuthContext = { ...authContext(['anonymous:anonymous']), unrestricted: true };
 const GENERATED_USER = 'ditto';
 const BEARER_CHALLENGE = 'Bearer realm="ditto", error="invalid_token"';
 

@@ -314,9 +314,10 @@ describe('readable', () => {
       features: { other: thing.features.other },
     });
   });
-  it('keeps only the re-granted part and the thing id', () => {
+  it('keeps only the re-granted part, the thing id and the policy id', () => {
     expect(e(revokeTopGrantBelow).readable('thing', [], thing, ['a'])).toEqual({
       thingId: 'ns:t',
+      policyId: 'ns:p',
       attributes: { public: { a: 1 } },
     });
   });

@@ -1,10 +1,12 @@
 import { enforced, type AuthContext } from '../auth/auth-context.js';
 import { DomainError } from '../common/domain-error.js';
+import { PolicyErrors } from '../common/errors.js';
 import type { NewJournalEntry } from '../journal/journal.types.js';
 import type { PolicyEnforcer } from '../policies/policy-enforcer.js';
 import type { PoliciesService } from '../policies/policies.service.js';
 import type { Tx } from '../persistence/transaction.js';
 import { isJsonObject } from './model/json-pointer.js';
+import { isValidPolicyId } from './model/thing-id.js';
 import { denyCreateWith, denyWrite } from './twin-access.js';
 import type { StoredThing, TwinCommand } from './twin.types.js';
 
@@ -38,6 +40,8 @@ export class WriteGate {
     for (const cmd of enforced) {
       const thing = byId.get(cmd.thingId);
       wanted.set(key(thing?.doc.policyId ?? policyIdOfNew(cmd), namespaceOf(cmd.thingId)), cmd.thingId);
+      const target = policyIdSetBy(cmd);
+      if (thing && target !== undefined) wanted.set(key(target, namespaceOf(cmd.thingId)), cmd.thingId);
     }
     for (const k of wanted.keys()) {
       const [policyId, namespace] = split(k);
@@ -52,8 +56,19 @@ export class WriteGate {
     if (!auth) return undefined;
     return (current) => {
       const namespace = namespaceOf(cmd.thingId);
-      if (current)
-        return denyWrite(cmd, this.enforcers.get(key(current.doc.policyId, namespace)) ?? null, auth);
+      if (current) {
+        const denied = denyWrite(cmd, this.enforcers.get(key(current.doc.policyId, namespace)) ?? null, auth);
+        if (denied) return denied;
+        // Moving a thing to a policy that does not exist would lock everyone out of it for good.
+        const target = policyIdSetBy(cmd);
+        if (
+          target !== undefined &&
+          target !== current.doc.policyId &&
+          !this.enforcers.get(key(target, namespace))
+        )
+          return PolicyErrors.notFound(target, []);
+        return undefined;
+      }
       // Creating: a linked existing policy must let the creator write the thing.
       if (cmd.path.length > 0 || cmd.type === 'delete') return undefined;
       const enforcer = this.enforcers.get(key(policyIdOfNew(cmd), namespace));
@@ -90,6 +105,15 @@ function policyIdOfNew(cmd: TwinCommand): string {
   const body = cmd.type === 'delete' ? undefined : cmd.value;
   if (isJsonObject(body) && typeof body.policyId === 'string') return body.policyId;
   return cmd.policyIdIfCreated ?? cmd.thingId;
+}
+
+/** The (valid) policyId an update writes, if it writes one; validation answers an invalid one. */
+function policyIdSetBy(cmd: TwinCommand): string | undefined {
+  if (cmd.type === 'delete') return undefined;
+  let id: unknown;
+  if (cmd.path.length === 1 && cmd.path[0] === 'policyId') id = cmd.value;
+  else if (cmd.path.length === 0 && isJsonObject(cmd.value)) id = cmd.value.policyId;
+  return typeof id === 'string' && isValidPolicyId(id) ? id : undefined;
 }
 
 function inlinePolicy(cmd: TwinCommand): unknown {

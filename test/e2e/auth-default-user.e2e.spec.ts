@@ -115,6 +115,29 @@ describe('AUTH_ANONYMOUS', () => {
       // Credentials, when sent, still count: wrong ones are refused.
       expect((await whoami(t.baseUrl, { authorization: basic('alice', 'x') })).status).toBe(401);
       expect((await whoami(t.baseUrl, { authorization: basic('alice', 'alice-pw') })).status).toBe(200);
+      // A demo mode: policies are not enforced for anonymous requests, so alice's thing (whose
+      // default policy names only nginx:alice) is open to them, and what they create gets a policy.
+      const alice = { authorization: basic('alice', 'alice-pw'), 'content-type': 'application/json' };
+      const put = await fetch(`${t.baseUrl}/api/2/things/demo:mine`, {
+        method: 'PUT',
+        headers: alice,
+        body: JSON.stringify({ attributes: { owner: 'alice' } }),
+      });
+      expect(put.status).toBe(201);
+      const read = await fetch(`${t.baseUrl}/api/2/things/demo:mine/attributes/owner`);
+      expect(await read.json()).toBe('alice');
+      const created = await fetch(`${t.baseUrl}/api/2/things/demo:theirs`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(created.status).toBe(201);
+      const policy = await fetch(`${t.baseUrl}/api/2/policies/demo:theirs/entries/DEFAULT/subjects`, {
+        headers: alice,
+      });
+      expect(policy.status).toBe(404);
+      const own = await fetch(`${t.baseUrl}/api/2/policies/demo:theirs/entries/DEFAULT/subjects`);
+      expect(Object.keys((await own.json()) as object)).toEqual(['anonymous:anonymous']);
     } finally {
       await t.close();
     }

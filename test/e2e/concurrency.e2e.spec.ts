@@ -37,9 +37,10 @@ describe('one write path under concurrency', () => {
       .query({ fields: 'attributes,_revision' });
     expect(res.body._revision).toBe(51);
     expect(Object.keys(res.body.attributes)).toHaveLength(50);
-    const { rows } = await t.db.query('SELECT revision FROM journal WHERE thing_id = $1 ORDER BY revision', [
-      id,
-    ]);
+    const { rows } = await t.db.query(
+      `SELECT revision FROM journal WHERE entity = 'thing' AND thing_id = $1 ORDER BY revision`,
+      [id],
+    );
     expect(rows.map((r) => Number(r.revision))).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
   });
 

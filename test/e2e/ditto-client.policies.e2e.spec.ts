@@ -135,8 +135,8 @@ describe('the policies handle', () => {
     ).toBe(201);
 
     const policy = await policies.getPolicy(POLICY);
+    // The client's Policy model carries only the entries (its id is the one asked for).
     expect(policy.toObject()).toMatchObject({
-      policyId: POLICY,
       entries: {
         READERS: {
           subjects: { [CAROL]: { type: 'test' }, 'nginx:alice': { type: 'test' } },
@@ -155,6 +155,10 @@ describe('the policies handle', () => {
   });
 
   it('refuses a change by a subject without WRITE on the policy', async () => {
+    // Carol may read the thing but not its policy: to her, the policy does not exist.
+    expect(await status(carol.getPoliciesHandle().deleteEntry(POLICY, 'OWNER'))).toBe(404);
+    await ditto.getPoliciesHandle().putResource(POLICY, 'READERS', new Resource('policy:/', rw('READ'), []));
+    // Now she sees it, and is told she may not change it.
     expect(await status(carol.getPoliciesHandle().deleteEntry(POLICY, 'OWNER'))).toBe(403);
     expect(await status(bob.getPoliciesHandle().getPolicy(POLICY))).toBe(404);
     expect((await ditto.getPoliciesHandle().getEntry(POLICY, 'OWNER')).toObject()).toBeDefined();

@@ -106,7 +106,7 @@ export async function journalOf(
   thingId: string,
 ): Promise<{ revision: number; action: string; path: string; value: unknown }[]> {
   const { rows } = await db.query<{ revision: string; action: string; path: string; value: unknown }>(
-    'SELECT revision, action, path, value FROM journal WHERE thing_id = $1 ORDER BY revision',
+    `SELECT revision, action, path, value FROM journal WHERE entity = 'thing' AND thing_id = $1 ORDER BY revision`,
     [thingId],
   );
   return rows.map((r) => ({ revision: Number(r.revision), action: r.action, path: r.path, value: r.value }));

@@ -98,7 +98,7 @@ describe('a simulated fleet with faults', () => {
       }
     }
     const { rows: things } = await t.db.query(
-      `SELECT t.thing_id, t.doc, t.revision, (SELECT count(*) FROM journal j WHERE j.thing_id = t.thing_id)::int AS changes
+      `SELECT t.thing_id, t.doc, t.revision, (SELECT count(*) FROM journal j WHERE j.thing_id = t.thing_id AND j.entity = 'thing')::int AS changes
        FROM things t WHERE t.thing_id LIKE $1`,
       [`${namespace}:%`],
     );
@@ -115,7 +115,7 @@ describe('a simulated fleet with faults', () => {
       expect(Number(row.revision)).toBe(row.changes);
     }
     const { rows: revisions } = await t.db.query(
-      `SELECT thing_id, array_agg(revision ORDER BY revision)::int[] AS r FROM journal WHERE thing_id LIKE $1 GROUP BY thing_id`,
+      `SELECT thing_id, array_agg(revision ORDER BY revision)::int[] AS r FROM journal WHERE entity = 'thing' AND thing_id LIKE $1 GROUP BY thing_id`,
       [`${namespace}:%`],
     );
     for (const row of revisions) {

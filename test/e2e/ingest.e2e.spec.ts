@@ -141,9 +141,10 @@ describe('ordering and duplicates', () => {
     await publish(device, telemetry('dup'), { ts: msg.ts + 1, seq: 8, features: { f: { v: 43 } } });
     await waitFor('v=43', async () => (await thing('dup')).features?.f?.properties?.v === 43);
     expect((await historyRows('dup')).map((r) => r.value)).toEqual([42, 43]);
-    const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM journal WHERE thing_id = $1`, [
-      `${ns}:dup`,
-    ]);
+    const { rows } = await t.db.query(
+      `SELECT count(*)::int AS n FROM journal WHERE entity = 'thing' AND thing_id = $1`,
+      [`${ns}:dup`],
+    );
     // created (with the first reading and presence), then v=43; the repeats journal nothing.
     expect(rows[0].n).toBe(2);
     expect((await thing('dup'))._revision).toBe(2);
@@ -286,7 +287,7 @@ describe('Ditto protocol commands', () => {
     expect(res.body.attributes).toEqual({ location: 'hall' });
     expect(res.body.features.lamp.properties).toEqual({ on: true, level: 80 });
     const { rows } = await t.db.query(
-      `SELECT origin, correlation_id FROM journal WHERE thing_id = $1 ORDER BY revision`,
+      `SELECT origin, correlation_id FROM journal WHERE entity = 'thing' AND thing_id = $1 ORDER BY revision`,
       [`${ns}:cmd`],
     );
     expect(rows.every((r) => r.origin === 'mqtt')).toBe(true);

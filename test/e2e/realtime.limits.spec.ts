@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Socket } from 'node:net';
+import { authContext } from '../../src/auth/auth-context.js';
 import { WsSessions } from '../../src/realtime/ws-sessions.js';
 import type { TwinCommand } from '../../src/twins/twin.types.js';
 import { TwinsService } from '../../src/twins/twins.service.js';
+import { testUser } from '../support/auth.js';
 import { createTestDatabase } from '../support/database.js';
 import { DittoSocket, startInstance, until, type Instance } from './realtime.support.js';
 
@@ -40,7 +42,18 @@ describe('backpressure', () => {
     socketOf(slow).pause(); // stops reading: the kernel buffers fill, then the server's
     const blob = 'x'.repeat(8000);
     const things = Array.from({ length: 10 }, (_, i) => `org.bp:t-${i}`);
-    let written = 0;
+    // Created by the signed-in user, so their default policies let both clients see the events.
+    await twins.applyMany(
+      things.map((thingId): TwinCommand => ({
+        type: 'modify',
+        thingId,
+        path: [],
+        value: {},
+        origin: 'rest',
+        auth: authContext([testUser().subject]),
+      })),
+    );
+    let written = things.length;
     try {
       for (let round = 0; round < 2000 && slowSession()?.open; round++) {
         await twins.applyMany(

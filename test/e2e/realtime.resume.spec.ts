@@ -1,3 +1,5 @@
+import { authContext } from '../../src/auth/auth-context.js';
+import { testUser } from '../support/auth.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { TwinCommand } from '../../src/twins/twin.types.js';
 import { TwinsService } from '../../src/twins/twins.service.js';
@@ -32,7 +34,9 @@ async function createThings(ns: string): Promise<void> {
       thingId,
       path: [],
       value: { attributes: { n: 0 } },
-      origin: 'system',
+      origin: 'rest',
+      // Created by the signed-in test user: the default policies let the subscribers see them.
+      auth: authContext([testUser().subject]),
     })),
   );
 }

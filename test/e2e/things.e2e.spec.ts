@@ -103,6 +103,26 @@ describe('things CRUD as in Ditto', () => {
 
   it('policyId and definition are resources of their own', async () => {
     expect((await api().get(`${base}/policyId`).expect(200)).body).toBe(ID);
+    const missing = await api()
+      .put(`${base}/policyId`)
+      .send('"org.example:policy-a"')
+      .type('json')
+      .expect(404);
+    expect(missing.body.error).toBe('policies:policy.notfound');
+    await api()
+      .put('/api/2/policies/org.example:policy-a')
+      .send({
+        entries: {
+          OWNER: {
+            subjects: { 'nginx:ditto': { type: 'test user' } },
+            resources: {
+              'thing:/': { grant: ['READ', 'WRITE'], revoke: [] },
+              'policy:/': { grant: ['READ', 'WRITE'], revoke: [] },
+            },
+          },
+        },
+      })
+      .expect(201);
     await api().put(`${base}/policyId`).send('"org.example:policy-a"').type('json').expect(204);
     expect((await api().get(`${base}/policyId`).expect(200)).body).toBe('org.example:policy-a');
     const del = await api().delete(`${base}/policyId`).expect(400);
@@ -192,7 +212,7 @@ describe('things CRUD as in Ditto', () => {
 
   it('every change is journaled once, with revision, action, path and origin', async () => {
     const { rows } = await t.db.query(
-      'SELECT seq, revision, action, path, origin FROM journal WHERE thing_id = $1 ORDER BY seq',
+      `SELECT seq, revision, action, path, origin FROM journal WHERE entity = 'thing' AND thing_id = $1 ORDER BY seq`,
       [ID],
     );
     const revisions = rows.map((r) => Number(r.revision));

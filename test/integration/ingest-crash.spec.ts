@@ -150,7 +150,7 @@ describe('SIGKILL in the middle of 20,000 readings', () => {
     );
     expect(keys[0].n).toBe(TOTAL * 2);
     const { rows: twins } = await db.query(
-      `SELECT thing_id, doc, revision, (SELECT count(*) FROM journal j WHERE j.thing_id = t.thing_id)::int AS changes
+      `SELECT thing_id, doc, revision, (SELECT count(*) FROM journal j WHERE j.thing_id = t.thing_id AND j.entity = 'thing')::int AS changes
        FROM things t WHERE thing_id <> $1 ORDER BY thing_id`,
       [`${ns}:probe`],
     );

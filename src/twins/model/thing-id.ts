@@ -29,6 +29,9 @@ export function isValidThingId(id: string): boolean {
   return id.length <= MAX_ID_LENGTH && ID_PATTERN.test(id);
 }
 
+/** Policy IDs follow the same rules as thing IDs. */
+export const isValidPolicyId = isValidThingId;
+
 /** The empty namespace is valid: Ditto allows IDs like `:name`. */
 export function isValidNamespace(ns: string): boolean {
   return ns.length < MAX_ID_LENGTH && NAMESPACE_PATTERN.test(ns);

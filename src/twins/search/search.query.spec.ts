@@ -12,7 +12,8 @@ import {
   type SearchRow,
 } from './search.query.js';
 
-const COLUMNS = 'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata';
+const COLUMNS =
+  'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata, t.policy_id';
 
 function input(filter: string | undefined, option?: string, namespaces?: string[]): SearchQueryInput {
   return {
