@@ -19,6 +19,12 @@ export interface EnforcerSource {
  * the change keep the shared, once-serialised envelope; only cut events are serialised per client.
  */
 export class EventAccess {
+  /**
+   * What the last load() fetched: the shared cache may refuse or evict them (a concurrent policy
+   * change, LRU) before the batch renders, and an event must not be dropped for that.
+   */
+  private readonly loaded = new Map<string, PolicyEnforcer | null>();
+
   constructor(
     private readonly auth: AuthContext,
     private readonly source: EnforcerSource,
@@ -38,13 +44,15 @@ export class EventAccess {
       if (policyId === undefined) continue;
       const namespace = namespaceOf(e.thingId);
       if (this.source.cached(policyId, namespace) === undefined)
-        out.set(`${namespace}\u0000${policyId}`, { policyId, namespace });
+        out.set(key(policyId, namespace), { policyId, namespace });
     }
     return [...out.values()];
   }
 
   async load(entries: readonly JournalEntry[]): Promise<void> {
-    for (const { policyId, namespace } of this.missing(entries)) await this.source.load(policyId, namespace);
+    this.loaded.clear();
+    for (const { policyId, namespace } of this.missing(entries))
+      this.loaded.set(key(policyId, namespace), await this.source.load(policyId, namespace));
   }
 
   /** The event as this subscriber may see it, or undefined when it may see nothing of it. */
@@ -71,9 +79,14 @@ export class EventAccess {
   private enforcerOf(entry: JournalEntry): PolicyEnforcer | null {
     // An entry without a policy id was written before policies were journaled with changes.
     if (entry.policyId === undefined) return null;
-    return this.source.cached(entry.policyId, namespaceOf(entry.thingId)) ?? null;
+    const namespace = namespaceOf(entry.thingId);
+    return (
+      this.source.cached(entry.policyId, namespace) ?? this.loaded.get(key(entry.policyId, namespace)) ?? null
+    );
   }
 }
+
+const key = (policyId: string, namespace: string): string => `${namespace}\u0000${policyId}`;
 
 function namespaceOf(thingId: string): string {
   return thingId.slice(0, thingId.indexOf(':'));
