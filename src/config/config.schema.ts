@@ -63,6 +63,15 @@ export const configSchema = z
         'must be a comma-separated list of subjects such as nginx:alice',
       )
       .optional(),
+    // Who may read the operator endpoints (ingest stats and dead letters, sync status), like
+    // Ditto's devops user; default: the first AUTH_USERS user, else the generated user ditto.
+    AUTH_OPERATOR_SUBJECTS: z
+      .string()
+      .regex(
+        /^[^\s,:]+:[^\s,]+(,[^\s,:]+:[^\s,]+)*$/,
+        'must be a comma-separated list of subjects such as nginx:alice',
+      )
+      .optional(),
     DEVICE_INACTIVITY_TIMEOUT: int(0, 86400 * 7, 300),
     INGEST_BATCH_MS: int(1, 10_000, 20),
     // Big enough that a busy fleet's batches hold several readings per device: a batch costs per

@@ -1,13 +1,15 @@
-import { Controller, Get, Inject, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Inject, UseGuards, UseInterceptors } from '@nestjs/common';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { OperatorGuard } from '../auth/operator.guard.js';
 import { HttpAnswer } from '../common/http-answer.js';
 import { HttpAnswerInterceptor } from '../common/http-answer.interceptor.js';
 import { DittoSyncService } from './ditto-sync.service.js';
 
-/** The state of the sync with Eclipse Ditto; an addition to Ditto's API. */
+/** The state of the sync with Eclipse Ditto; an addition to Ditto's API, for operators only. */
 @ApiTags('Ditto sync')
 @Controller('api/2/sync')
 @UseInterceptors(HttpAnswerInterceptor)
+@UseGuards(OperatorGuard)
 export class DittoController {
   constructor(@Inject(DittoSyncService) private readonly sync: DittoSyncService) {}
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { primarySubject } from '../auth/operator.guard.js';
 import { ConfigService } from '../config/config.service.js';
 import { PoliciesService } from '../policies/policies.service.js';
 
@@ -13,9 +14,7 @@ export function devicePolicyId(config: ConfigService): string {
  */
 export function devicePolicySubjects(config: ConfigService): string[] {
   const listed = config.get('DEVICE_POLICY_SUBJECTS');
-  if (listed) return listed.split(',');
-  const firstUser = (config.get('AUTH_USERS') ?? '').split(',')[0]?.split(':')[0];
-  return [`nginx:${firstUser || 'ditto'}`];
+  return listed ? listed.split(',') : [primarySubject(config)];
 }
 
 /**

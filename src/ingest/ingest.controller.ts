@@ -1,14 +1,16 @@
-import { Controller, Get, Inject, Query, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Inject, UseGuards, Query, UseInterceptors } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { OperatorGuard } from '../auth/operator.guard.js';
 import { HttpAnswer } from '../common/http-answer.js';
 import { HttpAnswerInterceptor } from '../common/http-answer.interceptor.js';
 import { DeadLettersService } from './dead-letters.service.js';
 import { IngestStats } from './ingest-stats.js';
 
-/** What operators need to see of the MQTT ingest; an addition to Ditto's API. */
+/** What operators need to see of the MQTT ingest; an addition to Ditto's API, for operators only. */
 @ApiTags('Ingest')
 @Controller('api/2/ingest')
 @UseInterceptors(HttpAnswerInterceptor)
+@UseGuards(OperatorGuard)
 export class IngestController {
   constructor(
     @Inject(DeadLettersService) private readonly deadLetters: DeadLettersService,

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import type { AuthContext } from '../auth/auth-context.js';
+import { enforced, type AuthContext } from '../auth/auth-context.js';
 import { Errors } from '../common/errors.js';
 import { parsePolicyId } from '../twins/model/thing-id.js';
 import { parseResourceKey } from './model/resource-key.js';
@@ -51,6 +51,18 @@ export class CheckPermissions {
       Object.defineProperty(out, name, { value: ok, enumerable: true, writable: true, configurable: true });
     }
     return out;
+  }
+
+  /**
+   * Whether `auth` may read the whole resource at `path` of a thing (unrestricted READ), for
+   * features that serve data derived from a thing (its telemetry history). False for a thing that
+   * does not exist; true for a context policies are not enforced for.
+   */
+  async mayReadThing(auth: AuthContext, thingId: string, path: readonly string[]): Promise<boolean> {
+    const subject = enforced(auth);
+    if (!subject) return true;
+    const e = await this.resolve({ type: 'thing', path: [...path], entityId: thingId, perms: ['READ'] });
+    return e !== null && e.hasUnrestricted('thing', path, subject.subjects, 'READ');
   }
 
   private async resolve(c: Check): Promise<PolicyEnforcer | null> {

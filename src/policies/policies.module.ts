@@ -15,6 +15,6 @@ import { PolicyCommands } from './policy-commands.service.js';
   imports: [JournalModule],
   controllers: [PoliciesController],
   providers: [PoliciesRepository, PoliciesService, PolicyChanges, PolicyCommands, CheckPermissions],
-  exports: [PoliciesService],
+  exports: [PoliciesService, CheckPermissions, PolicyCommands],
 })
 export class PoliciesModule {}

@@ -1,6 +1,8 @@
 import { enforced, type AuthContext } from '../auth/auth-context.js';
 import type { JournalEntry } from '../journal/journal.types.js';
-import type { PolicyEnforcer } from '../policies/policy-enforcer.js';
+import type { PolicyEnforcer, ResourceType } from '../policies/policy-enforcer.js';
+import type { PolicyJson } from '../policies/model/policy.types.js';
+import { compilePolicy } from '../policies/policy-evaluation.js';
 import type { JsonObject } from '../twins/model/json-pointer.js';
 import { isJsonObject } from '../twins/model/json-pointer.js';
 import { twinEventOf, type TwinEvent } from './twin-event.js';
@@ -15,7 +17,7 @@ export interface EnforcerSource {
 /**
  * What one subscriber may see of each event, Ditto's way: an event reaches a subscriber only when
  * its subjects may read some part of what changed, and then carries only that part; the thing's
- * policy decides, as it stood when the change was written. Events of things whose readers get all of
+ * policy decides (for a policy's own change, its `policy:/` resources). Events of things whose readers get all of
  * the change keep the shared, once-serialised envelope; only cut events are serialised per client.
  */
 export class EventAccess {
@@ -40,7 +42,7 @@ export class EventAccess {
   missing(entries: readonly JournalEntry[]): { policyId: string; namespace: string }[] {
     const out = new Map<string, { policyId: string; namespace: string }>();
     for (const e of entries) {
-      const policyId = e.policyId;
+      const policyId = governingPolicy(e);
       if (policyId === undefined) continue;
       const namespace = namespaceOf(e.thingId);
       if (this.source.cached(policyId, namespace) === undefined)
@@ -60,10 +62,11 @@ export class EventAccess {
     const enforcer = this.enforcerOf(ev.entry);
     if (!enforcer) return undefined;
     const subjects = this.auth.subjects;
-    if (enforcer.hasUnrestricted('thing', ev.segments, subjects, 'READ')) return ev;
-    if (!enforcer.hasPartial('thing', ev.segments, subjects, 'READ')) return undefined;
+    const type: ResourceType = ev.entry.entity === 'policy' ? 'policy' : 'thing';
+    if (enforcer.hasUnrestricted(type, ev.segments, subjects, 'READ')) return ev;
+    if (!enforcer.hasPartial(type, ev.segments, subjects, 'READ')) return undefined;
     if (ev.value === undefined) return ev;
-    const value = enforcer.readable('thing', ev.segments, ev.entry.value, subjects);
+    const value = enforcer.readable(type, ev.segments, ev.entry.value, subjects);
     if (value === undefined) return undefined;
     return twinEventOf({ ...ev.entry, value });
   }
@@ -77,13 +80,23 @@ export class EventAccess {
   }
 
   private enforcerOf(entry: JournalEntry): PolicyEnforcer | null {
-    // An entry without a policy id was written before policies were journaled with changes.
-    if (entry.policyId === undefined) return null;
     const namespace = namespaceOf(entry.thingId);
-    return (
-      this.source.cached(entry.policyId, namespace) ?? this.loaded.get(key(entry.policyId, namespace)) ?? null
-    );
+    // A deleted policy is gone from the store: who could read it is decided by what was deleted.
+    if (entry.entity === 'policy' && entry.action === 'deleted' && entry.path === '/') {
+      return isJsonObject(entry.value)
+        ? compilePolicy(entry.value as unknown as PolicyJson, { namespace })
+        : null;
+    }
+    const policyId = governingPolicy(entry);
+    // A thing entry without a policy id was written before policies were journaled with changes.
+    if (policyId === undefined) return null;
+    return this.source.cached(policyId, namespace) ?? this.loaded.get(key(policyId, namespace)) ?? null;
   }
+}
+
+/** The policy deciding who may see an entry: the thing's, or for a policy change the policy itself. */
+function governingPolicy(entry: JournalEntry): string | undefined {
+  return entry.entity === 'policy' ? entry.thingId : entry.policyId;
 }
 
 const key = (policyId: string, namespace: string): string => `${namespace}\u0000${policyId}`;

@@ -118,8 +118,8 @@ export class EventStream {
   }
 
   private selects(e: JournalEntry): boolean {
-    // Policy changes are not thing events; their own delivery comes separately.
-    if (e.entity === 'policy') return false;
+    // A stream carries either thing or policy changes (Ditto subscribes to each kind separately).
+    if (e.entity !== this.spec.entity) return false;
     const { namespaces, thingIds } = this.spec;
     if (thingIds && !thingIds.has(e.thingId)) return false;
     if (namespaces && !namespaces.has(twinEvent(e).namespace)) return false;

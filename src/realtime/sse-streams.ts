@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { authOf } from '../auth/auth-context.js';
+import { authOf, type AuthContext } from '../auth/auth-context.js';
+import { parsePolicyId } from '../twins/model/thing-id.js';
 import { DomainError } from '../common/domain-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { JournalFeed } from '../journal/journal-feed.js';
@@ -9,14 +10,16 @@ import { selectFields } from '../twins/model/fields.js';
 import { getAt, toPointer, type JsonObject } from '../twins/model/json-pointer.js';
 import { parseFields, type FieldSelector } from '../twins/thing-view.js';
 import { EventAccess } from './event-access.js';
-import { EventStream, type StreamSink } from './event-stream.js';
+import { EventStream, type RenderEvent, type StreamSink } from './event-stream.js';
 import { PolicyEnforcers } from './policy-enforcers.js';
-import { parseEventId, parseStreamSpec } from './stream-spec.js';
+import { parseEventId, parseStreamSpec, type StreamSpec } from './stream-spec.js';
 import { ThingStates } from './thing-states.js';
 import type { TwinEvent } from './twin-event.js';
 
 const THINGS = '/api/2/things';
+const POLICIES = '/api/2/policies';
 const REGULAR_FIELDS = ['thingId', 'policyId', 'definition', 'attributes', 'features'];
+const POLICY_FIELDS = ['policyId', 'imports', 'entries'];
 
 /**
  * Ditto's server-sent events: `GET /api/2/things[/{thingId}[/{path}]]` with
@@ -25,6 +28,9 @@ const REGULAR_FIELDS = ['thingId', 'policyId', 'definition', 'attributes', 'feat
  * as `Last-Event-ID` and resumes with no gap. Served by an Express middleware that runs before
  * Nest's routes and handles only event-stream requests, so the JSON routes of the same paths stay
  * with the things controller.
+ *
+ * `GET /api/2/policies[/{policyId}]` streams policy changes the same way (a platform extension:
+ * Ditto has no policy SSE), each as Policy JSON cut to what the subject may read.
  */
 @Injectable()
 export class SseStreams implements OnModuleDestroy {
@@ -41,11 +47,14 @@ export class SseStreams implements OnModuleDestroy {
     return (req, res, next) => {
       const path = req.path;
       if (req.method !== 'GET' || !acceptsEventStream(req.headers.accept)) return next();
-      if (path !== THINGS && path !== `${THINGS}/` && !path.startsWith(`${THINGS}/`)) return next();
+      const policies = path === POLICIES || path === `${POLICIES}/` || isSinglePolicy(path);
+      if (!policies && path !== THINGS && path !== `${THINGS}/` && !path.startsWith(`${THINGS}/`))
+        return next();
       // Message streams (inbox/outbox) do not exist on this platform: leave them to the 404.
       if (/\/(inbox|outbox)(\/|$)/.test(path)) return next();
       try {
-        this.stream(req, res);
+        if (policies) this.policyStream(req, res);
+        else this.stream(req, res);
       } catch (err) {
         if (!(err instanceof DomainError)) return next(err);
         res.status(err.status).type('application/json').send(JSON.stringify(err.toJSON()));
@@ -66,10 +75,7 @@ export class SseStreams implements OnModuleDestroy {
   }
 
   private stream(req: Request, res: Response): void {
-    const auth = authOf(req);
-    // The authentication middleware runs first and refuses anonymous requests; fail closed anyway.
-    if (!auth)
-      throw new DomainError(401, 'gateway:authentication.failed', 'Unauthorized.', 'Authenticate first.');
+    const auth = authenticated(req);
     const query = new URL(req.originalUrl, 'http://x').searchParams;
     const get = (k: string) => query.get(k) ?? undefined;
     const single = req.path.length > THINGS.length + 1 ? thingAddress(req.path) : undefined;
@@ -83,7 +89,44 @@ export class SseStreams implements OnModuleDestroy {
     // Below a thing Ditto selects exactly that path.
     const fields = pointer.length > 0 ? parseFields(toPointer(pointer)) : parseFields(get('fields'));
     const from = parseEventId(firstHeader(req.headers['last-event-id']), 'Last-Event-ID');
+    this.serve(res, spec, from, EventAccess.for(auth, this.enforcers), (ev, _extra, thing) =>
+      renderSse(ev, thing(), fields, pointer),
+    );
+  }
 
+  private policyStream(req: Request, res: Response): void {
+    const auth = authenticated(req);
+    const query = new URL(req.originalUrl, 'http://x').searchParams;
+    const single = isSinglePolicy(req.path)
+      ? decodeURIComponent(req.path.slice(POLICIES.length + 1))
+      : undefined;
+    if (single !== undefined) parsePolicyId(single);
+    const ids = single ?? query.get('ids') ?? undefined;
+    const spec: StreamSpec = {
+      ...parseStreamSpec({ namespaces: query.get('namespaces') ?? undefined }),
+      entity: 'policy',
+    };
+    if (ids !== undefined && ids !== '') {
+      const list = ids
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+      for (const id of list) parsePolicyId(id);
+      spec.thingIds = new Set(list);
+    }
+    const from = parseEventId(firstHeader(req.headers['last-event-id']), 'Last-Event-ID');
+    this.serve(res, spec, from, EventAccess.for(auth, this.enforcers), (ev, _extra, policy) =>
+      renderPolicySse(ev, policy()),
+    );
+  }
+
+  private serve(
+    res: Response,
+    spec: StreamSpec,
+    from: string | undefined,
+    access: EventAccess | undefined,
+    render: RenderEvent,
+  ): void {
     res.writeHead(200, {
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-cache',
@@ -123,8 +166,8 @@ export class SseStreams implements OnModuleDestroy {
       },
       spec,
       sink,
-      (ev, _extra, thing) => renderSse(ev, thing(), fields, pointer),
-      { from, access: EventAccess.for(auth, this.enforcers), onError: () => res.destroy() },
+      render,
+      { from, access, onError: () => res.destroy() },
     );
     const heartbeat = setInterval(() => {
       // Ditto's keep-alive: an empty line whenever nothing was sent for a while.
@@ -159,6 +202,26 @@ function renderSse(
   const value = pointer.length > 0 ? getAt(json, pointer) : json;
   if (value === undefined) return undefined;
   return `data:${JSON.stringify(value)}\nid:${ev.entry.seq}\n\n`;
+}
+
+/** A policy change as Policy JSON: its id and what changed, at its place in the policy. */
+function renderPolicySse(ev: TwinEvent, policy: JsonObject): string {
+  const json: JsonObject = {};
+  for (const k of POLICY_FIELDS) if (policy[k] !== undefined) json[k] = policy[k];
+  return `data:${JSON.stringify(json)}\nid:${ev.entry.seq}\n\n`;
+}
+
+function isSinglePolicy(path: string): boolean {
+  const rest = path.startsWith(`${POLICIES}/`) ? path.slice(POLICIES.length + 1) : '';
+  return rest.length > 0 && !rest.includes('/');
+}
+
+function authenticated(req: Request): AuthContext {
+  const auth = authOf(req);
+  // The authentication middleware runs first and refuses anonymous requests; fail closed anyway.
+  if (!auth)
+    throw new DomainError(401, 'gateway:authentication.failed', 'Unauthorized.', 'Authenticate first.');
+  return auth;
 }
 
 function regular(thing: JsonObject): JsonObject {

@@ -6,6 +6,8 @@ import { parseEventFilter } from './event-filter.js';
 
 /** What a WebSocket session or an SSE connection asked to receive. */
 export interface StreamSpec {
+  /** 'policy': the stream carries policy changes instead of thing changes. */
+  entity?: 'policy';
   namespaces?: ReadonlySet<string>;
   thingIds?: ReadonlySet<string>;
   filter?: RqlNode;

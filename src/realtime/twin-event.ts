@@ -12,7 +12,7 @@ export interface TwinEvent {
   entry: JournalEntry;
   namespace: string;
   name: string;
-  /** `<ns>/<name>/things/twin/events/<action>` */
+  /** `<ns>/<name>/things/twin/events/<action>`, or `<ns>/<name>/policies/events/<action>` */
   topic: string;
   segments: string[];
   /** What the event carries as `value`; undefined for deletions. */
@@ -46,7 +46,8 @@ function build(entry: JournalEntry): TwinEvent {
   const colon = entry.thingId.indexOf(':');
   const namespace = entry.thingId.slice(0, colon);
   const name = entry.thingId.slice(colon + 1);
-  const topic = `${namespace}/${name}/things/twin/events/${entry.action}`;
+  const group = entry.entity === 'policy' ? 'policies' : 'things/twin';
+  const topic = `${namespace}/${name}/${group}/events/${entry.action}`;
   const segments = parsePointer(entry.path);
   const value = eventValue(entry, segments);
   const envelope: Record<string, unknown> = {
@@ -86,6 +87,7 @@ function build(entry: JournalEntry): TwinEvent {
  */
 function eventValue(entry: JournalEntry, segments: string[]): unknown {
   if (entry.action === 'deleted') return undefined;
+  if (entry.entity === 'policy') return entry.value;
   if (segments.length > 0 || entry.action === 'merged' || !isJsonObject(entry.value)) return entry.value;
   const thing: JsonObject = {};
   for (const key of THING_KEYS) if (entry.value[key] !== undefined) thing[key] = entry.value[key];
@@ -100,7 +102,7 @@ function eventValue(entry: JournalEntry, segments: string[]): unknown {
 export function eventThing(ev: TwinEvent): JsonObject {
   let thing = things.get(ev);
   if (!thing) {
-    thing = { thingId: ev.entry.thingId };
+    thing = ev.entry.entity === 'policy' ? { policyId: ev.entry.thingId } : { thingId: ev.entry.thingId };
     if (ev.value !== undefined) {
       const value = ev.entry.action === 'merged' ? withoutNulls(ev.value) : ev.value;
       if (ev.segments.length === 0) {

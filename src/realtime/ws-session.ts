@@ -49,6 +49,8 @@ export interface SessionDeps extends StreamDeps {
 export class WsSession {
   alive = true;
   private stream?: EventStream;
+  /** START-SEND-POLICY-EVENTS: changes of policies the principal may read (a platform extension). */
+  private policyStream?: EventStream;
   private commandChain: Promise<void> = Promise.resolve();
   private queuedCommands = 0;
   private readonly inFlight = new Map<string, number>();
@@ -103,6 +105,7 @@ export class WsSession {
 
   close(code: number, reason: string): void {
     this.stream?.close();
+    this.policyStream?.close();
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
       this.ws.close(code, reason);
     }
@@ -154,7 +157,12 @@ export class WsSession {
     const name = q < 0 ? message : message.slice(0, q);
     const query = q < 0 ? '' : message.slice(q + 1);
     if (name === 'START-SEND-EVENTS') this.startEvents(query);
-    else if (name === 'STOP-SEND-EVENTS') {
+    else if (name === 'START-SEND-POLICY-EVENTS') this.startPolicyEvents(query);
+    else if (name === 'STOP-SEND-POLICY-EVENTS') {
+      this.policyStream?.close();
+      this.policyStream = undefined;
+      this.send('STOP-SEND-POLICY-EVENTS:ACK');
+    } else if (name === 'STOP-SEND-EVENTS') {
       this.stream?.close();
       this.stream = undefined;
       this.send('STOP-SEND-EVENTS:ACK');
@@ -205,6 +213,35 @@ export class WsSession {
       },
     );
     this.stream.start();
+  }
+
+  private startPolicyEvents(query: string): void {
+    const params = new URLSearchParams(query);
+    let spec;
+    let from;
+    try {
+      spec = {
+        ...parseStreamSpec({ namespaces: params.get('namespaces') ?? undefined }),
+        entity: 'policy' as const,
+      };
+      from = parseEventId(params.get('from-event-id') ?? undefined, 'from-event-id');
+    } catch (err) {
+      this.sendError(err);
+      return;
+    }
+    this.policyStream?.close();
+    this.send('START-SEND-POLICY-EVENTS:ACK');
+    this.policyStream = new EventStream(this.deps, spec, this.sink, (ev) => ev.wireBuffer, {
+      from,
+      access: EventAccess.for(this.principal, this.deps.enforcers),
+      onError: (err) => {
+        this.deps.logger.error(
+          `policy event stream failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        this.close(1011, 'policy event stream failed; resume with from-event-id');
+      },
+    });
+    this.policyStream.start();
   }
 
   private async runCommand(cmd: ProtocolCommand): Promise<void> {
@@ -288,6 +325,8 @@ export class WsSession {
   private closed(): void {
     this.stream?.close();
     this.stream = undefined;
+    this.policyStream?.close();
+    this.policyStream = undefined;
     clearTimeout(this.idleTimer);
     this.wake();
   }

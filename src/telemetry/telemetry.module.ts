@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { PoliciesModule } from '../policies/policies.module.js';
 import { HistoryController } from './http/history.controller.js';
 import { TelemetryPartitionsRepository } from './telemetry-partitions.repository.js';
 import { TelemetryPartitionsService } from './telemetry-partitions.service.js';
@@ -11,6 +12,7 @@ import { TelemetryService } from './telemetry.service.js';
  * registers routes module by module, and the history route must precede the things wildcard.
  */
 @Module({
+  imports: [PoliciesModule],
   controllers: [HistoryController],
   providers: [
     TelemetryRepository,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import request from 'supertest';
 import { dittoHttp, startTestApp, type TestApp } from '../support/app.js';
 import { TEST_USERS, type TestUserName } from '../support/auth.js';
 import { DittoSocket, SseClient, until } from './realtime.support.js';
@@ -496,5 +497,160 @@ describe('events over WebSocket and SSE, and WebSocket commands', () => {
     expect(cut.value).toEqual({ public: 3 });
     await ws.close();
     await bob.close();
+  });
+});
+
+describe('policy events over WebSocket and SSE', () => {
+  const wsUrl = () => `${t.baseUrl.replace('http', 'ws')}/ws/2`;
+  const PEV = id('policy-events');
+  const entries = {
+    OWNER: full('nginx:ditto'),
+    // alice may read the whole policy, bob only its PUBLIC entry.
+    AUDIT: { subjects: subjectsOf('alice'), resources: { 'policy:/': { grant: ['READ'], revoke: [] } } },
+    PUBLIC: {
+      subjects: subjectsOf('bob'),
+      resources: { 'policy:/entries/PUBLIC': { grant: ['READ'], revoke: [] } },
+    },
+  };
+  const seen = new Map<string, { ws: DittoSocket; sse: SseClient }>();
+
+  beforeAll(async () => {
+    for (const user of ['ditto', 'alice', 'bob'] as const) {
+      const ws = await DittoSocket.open(wsUrl(), {}, user);
+      await ws.control(`START-SEND-POLICY-EVENTS?namespaces=${NS}`);
+      const sse = await SseClient.open(`${t.baseUrl}/api/2/policies?namespaces=${NS}`, {}, user);
+      seen.set(user, { ws, sse });
+    }
+    await as('ditto').put(`/api/2/policies/${PEV}`).send({ entries }).expect(201);
+    await as('ditto')
+      .put(`/api/2/policies/${PEV}/entries/OWNER/subjects/nginx:ops`)
+      .send({ type: 'ops-marker' })
+      .expect(201);
+    await as('ditto')
+      .put(`/api/2/policies/${PEV}/entries/PUBLIC/subjects/nginx:guest`)
+      .send({ type: 'public-marker' })
+      .expect(201);
+    await as('ditto').delete(`/api/2/policies/${PEV}`).expect(204);
+    await until('the owner sees the deletion over WS and SSE', () => {
+      const { ws, sse } = seen.get('ditto')!;
+      return (
+        ws.messages.some((m) => m.topic === `${NS}/policy-events/policies/events/deleted`) &&
+        sse.events.length >= 4
+      );
+    });
+    await until('alice sees the deletion over WS', () =>
+      seen.get('alice')!.ws.messages.some((m) => m.topic.endsWith('/policies/events/deleted')),
+    );
+  });
+
+  afterAll(async () => {
+    for (const { ws, sse } of seen.values()) {
+      await ws.close();
+      sse.close();
+    }
+  });
+
+  const wsEvents = (user: TestUserName) =>
+    seen.get(user)!.ws.messages.filter((m) => m.topic.startsWith(`${NS}/policy-events/policies/events/`));
+  const sseText = (user: TestUserName) =>
+    seen
+      .get(user)!
+      .sse.events.map((e) => e.data)
+      .join('\n');
+
+  it.each<[string, TestUserName, 'ws' | 'sse', string[], string[]]>([
+    [
+      'the owner gets every change of the policy over WS',
+      'ditto',
+      'ws',
+      ['created', 'created', 'created', 'deleted'],
+      [],
+    ],
+    [
+      'a subject with READ on policy:/ gets every change over WS',
+      'alice',
+      'ws',
+      ['created', 'created', 'created', 'deleted'],
+      [],
+    ],
+    [
+      'a subject reading one entry gets only that entry’s changes over WS',
+      'bob',
+      'ws',
+      // A deletion of the whole policy is news to everyone who could read a part of it.
+      ['created', 'created', 'deleted'],
+      ['ops-marker', 'AUDIT'],
+    ],
+    ['the owner gets every change over SSE', 'ditto', 'sse', ['ops-marker', 'public-marker'], []],
+    [
+      'a subject with READ on policy:/ gets every change over SSE',
+      'alice',
+      'sse',
+      ['ops-marker', 'public-marker'],
+      [],
+    ],
+    [
+      'a partial reader gets the readable part only over SSE',
+      'bob',
+      'sse',
+      ['public-marker'],
+      ['ops-marker', 'AUDIT'],
+    ],
+  ])('%s', (_what, user, transport, expected, hidden) => {
+    if (transport === 'ws') {
+      expect(wsEvents(user).map((m) => m.topic.split('/').pop())).toEqual(expected);
+      const text = JSON.stringify(wsEvents(user));
+      for (const h of hidden) expect(text).not.toContain(h);
+    } else {
+      const text = sseText(user);
+      for (const e of expected) expect(text).toContain(e);
+      for (const h of hidden) expect(text).not.toContain(h);
+    }
+  });
+
+  it('a subject without any READ on the policy gets none of its events', async () => {
+    await as('ditto')
+      .put(`/api/2/policies/${id('policy-events-2')}`)
+      .send({ entries: { OWNER: full('nginx:ditto') } })
+      .expect(201);
+    await until('the owner sees the second policy', () =>
+      seen.get('ditto')!.ws.messages.some((m) => m.topic.startsWith(`${NS}/policy-events-2/`)),
+    );
+    for (const user of ['alice', 'bob'] as const) {
+      expect(seen.get(user)!.ws.messages.some((m) => m.topic.startsWith(`${NS}/policy-events-2/`))).toBe(
+        false,
+      );
+      expect(sseText(user)).not.toContain(id('policy-events-2'));
+    }
+  });
+});
+
+describe('telemetry history and operator endpoints', () => {
+  const history = (name: string, feature: string, property: string) =>
+    url(name, `/features/${feature}/properties/${property}/history`);
+
+  it.each<[string, TestUserName, string, string, string, number]>([
+    ['a reader of the thing reads a property’s history', 'alice', 'p-read', 'meter', 'power', 200],
+    ['a subject without READ is told the history does not exist', 'bob', 'p-read', 'meter', 'power', 404],
+    ['a partial reader reads the history inside the grant', 'alice', 'p-partial', 'lamp', 'on', 200],
+    ['a partial reader gets no history outside the grant', 'alice', 'p-partial', 'meter', 'power', 404],
+  ])('%s', async (_what, user, name, feature, property, status) => {
+    const res = await as(user)
+      .get(history(name, feature, property))
+      .expect(status);
+    if (status === 404) expect(res.body.error).toBe('things:feature.property.notfound');
+    else expect(res.body).toMatchObject({ thingId: id(name), featureId: feature, points: [] });
+  });
+
+  it.each<[string, TestUserName, string, number]>([
+    ['the operator reads the ingest counters', 'ditto', '/api/2/ingest/stats', 200],
+    ['another user may not read the ingest counters', 'alice', '/api/2/ingest/stats', 403],
+    ['another user may not read the dead letters', 'bob', '/api/2/ingest/dead-letters', 403],
+    ['another user may not read the sync status', 'alice', '/api/2/sync/ditto', 403],
+  ])('%s', async (_what, user, path, status) => {
+    // Platform additions, outside Ditto's spec: plain requests, signed in as the user.
+    const { username, password } = TEST_USERS[user];
+    const res = await request(t.baseUrl).get(path).auth(username, password).expect(status);
+    if (status === 403) expect(res.body.error).toBe('gateway:authorization.insufficient');
   });
 });

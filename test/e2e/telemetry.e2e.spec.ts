@@ -68,6 +68,11 @@ const display = (exact: string) => exact.replace(/\.(\d{3})000Z$/, '.$1Z');
 
 beforeAll(async () => {
   t = await startTestApp();
+  // The history is the thing's own: its policy decides who may read it, so the thing must exist.
+  await dittoHttp(t.baseUrl)
+    .put(THING)
+    .send({ features: { energy: { properties: { power: 0 } } } })
+    .expect(201);
   // The first day gets a partition; the second stays in the default one: queries span both.
   await t.app.get(TelemetryPartitionsService).ensureDay(new Date('2024-03-01T12:00:00Z'));
   readings.push(...makeReadings());
@@ -227,10 +232,12 @@ describe('raw points', () => {
     expect(res.body.cursor).toBeUndefined();
   });
 
-  it('is empty for a thing or property without telemetry', async () => {
-    const none = await api()
+  it('is empty for a property without telemetry, not found for a thing that does not exist', async () => {
+    const missing = await api()
       .get('/api/2/things/org.example:never/features/f/properties/p/history')
-      .expect(200);
+      .expect(404);
+    expect(missing.body.error).toBe('things:feature.property.notfound');
+    const none = await api().get(`${THING}/features/f/properties/p/history`).expect(200);
     expect(none.body.points).toEqual([]);
     expect(none.body.cursor).toBeUndefined();
     const buckets = await api()
@@ -246,7 +253,7 @@ describe('route precedence over the things wildcard', () => {
     await api()
       .put(THING)
       .send({ features: { energy: { properties: { power: 5, status: { level: 3 } } } } })
-      .expect(201);
+      .expect(204);
     const value = await api().get(`${THING}/features/energy/properties/power`).expect(200);
     expect(value.body).toBe(5);
     const history = await api()

@@ -9,7 +9,11 @@ import {
 } from '@nestjs/common';
 import { ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
+import type { AuthContext } from '../../auth/auth-context.js';
+import { RequestAuth } from '../../auth/request-auth.decorator.js';
+import { Errors } from '../../common/errors.js';
 import { HttpAnswer } from '../../common/http-answer.js';
+import { CheckPermissions } from '../../policies/check-permissions.service.js';
 import { HttpAnswerInterceptor } from '../../common/http-answer.interceptor.js';
 import { historyAddress, parseHistoryQuery } from '../history.query.js';
 import type { PropertyRef } from '../telemetry.types.js';
@@ -31,7 +35,10 @@ const HistoryOf = createParamDecorator((_: unknown, ctx: ExecutionContext): Prop
 @Controller()
 @UseInterceptors(HttpAnswerInterceptor)
 export class HistoryController {
-  constructor(@Inject(TelemetryService) private readonly telemetry: TelemetryService) {}
+  constructor(
+    @Inject(TelemetryService) private readonly telemetry: TelemetryService,
+    @Inject(CheckPermissions) private readonly permissions: CheckPermissions,
+  ) {}
 
   @Get('api/2/things/:thingId/features/:featureId/properties/*path/history')
   @ApiOperation({
@@ -55,7 +62,20 @@ export class HistoryController {
     status: 200,
     description: '{thingId, featureId, path, from, to, points, cursor?} or {…, step, agg, buckets}',
   })
-  async history(@HistoryOf() ref: PropertyRef, @Query() query: Record<string, unknown>): Promise<HttpAnswer> {
+  async history(
+    @HistoryOf() ref: PropertyRef,
+    @Query() query: Record<string, unknown>,
+    @RequestAuth() auth: AuthContext,
+  ): Promise<HttpAnswer> {
+    // The history of a value is the value over time: whoever may not read it gets Ditto's 404.
+    const path = ['features', ref.featureId, 'properties', ...ref.path.split('/')];
+    if (!(await this.permissions.mayReadThing(auth, ref.thingId, path))) {
+      throw Errors.resourceNotFound(
+        'things:feature.property.notfound',
+        ref.thingId,
+        `property '${ref.path}'`,
+      );
+    }
     return HttpAnswer.ok(await this.telemetry.history(ref, parseHistoryQuery(ref, query, Date.now())));
   }
 }

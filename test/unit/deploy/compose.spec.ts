@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
+import bcrypt from 'bcryptjs';
 import { CORE_SCHEMA, load, mergeTag } from 'js-yaml';
+import { parseHtpasswd } from '../../../src/auth/credentials.js';
 import { DEFAULT_NAMESPACE as SIMULATOR_NAMESPACE } from '../../../simulators/contract.js';
 
 /**
@@ -72,11 +73,10 @@ function imageName(image: string): { repository: string; tag: string } {
 }
 
 /** nginx's {SSHA} scheme: base64(SHA-1(password + salt) + salt). */
-function sshaMatches(hash: string, password: string): boolean {
-  const raw = Buffer.from(hash.replace(/^\{SSHA\}/, ''), 'base64');
-  const digest = raw.subarray(0, 20);
-  const salt = raw.subarray(20);
-  return createHash('sha1').update(password).update(salt).digest().equals(digest);
+/** Where a service mounts a repository file, by container path. */
+function mountOf(service: Service, target: string): string | undefined {
+  const volume = (service.volumes ?? []).find((v) => v.split(':')[1] === target);
+  return volume?.split(':')[0].replace(/^\.\//, '');
 }
 
 describe('docker-compose.yml', () => {
@@ -143,12 +143,22 @@ describe('docker-compose.yml', () => {
 
   it('lets the platform log in to Ditto: its credentials are in nginx.htpasswd', () => {
     const { DITTO_USERNAME: user, DITTO_PASSWORD: password } = env(platform);
-    const entry = read('deploy/ditto/nginx.htpasswd')
-      .split('\n')
-      .find((line) => line.startsWith(`${user}:`));
+    const users = parseHtpasswd(read('deploy/ditto/nginx.htpasswd'), 'nginx.htpasswd');
+    const secret = users.get(user);
 
-    expect(entry).toBeDefined();
-    expect(sshaMatches(entry?.slice(user.length + 1) ?? '', password)).toBe(true);
+    expect(secret?.kind).toBe('bcrypt');
+    expect(bcrypt.compareSync(password, secret?.kind === 'bcrypt' ? secret.hash : '')).toBe(true);
+  });
+
+  it("signs in the same users as Ditto's nginx: the platform reads nginx's htpasswd file", () => {
+    const nginx = compose.services[serviceOf('nginx')];
+    const nginxFile = mountOf(nginx, '/etc/nginx/nginx.htpasswd');
+    const platformFile = mountOf(platform, env(platform).AUTH_USERS_FILE);
+
+    expect(nginxFile).toBe('deploy/ditto/nginx.htpasswd');
+    expect(platformFile).toBe(nginxFile);
+    // The platform refuses to start on lines it cannot check; this is what it will parse.
+    expect(parseHtpasswd(read(platformFile ?? ''), platformFile ?? '').size).toBeGreaterThan(0);
   });
 
   it('syncs the namespaces the platform and the simulators create things in', () => {
