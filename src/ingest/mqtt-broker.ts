@@ -1,7 +1,21 @@
 import { createServer, type Server } from 'node:net';
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { Aedes } from 'aedes';
 import { ConfigService } from '../config/config.service.js';
+import {
+  BROKER_ACCESS,
+  BROKER_INTAKE,
+  brokerOptions,
+  type BrokerAccess,
+  type BrokerIntake,
+} from './broker-hooks.js';
 
 const STANDARD_PORT = 1883;
 
@@ -18,7 +32,11 @@ export class MqttBroker implements OnModuleInit, OnApplicationShutdown {
   private server: Server | undefined;
   private brokerUrl: string | undefined;
 
-  constructor(@Inject(ConfigService) private readonly config: ConfigService) {}
+  constructor(
+    @Inject(ConfigService) private readonly config: ConfigService,
+    @Optional() @Inject(BROKER_ACCESS) private readonly access?: BrokerAccess,
+    @Optional() @Inject(BROKER_INTAKE) private readonly intake?: BrokerIntake,
+  ) {}
 
   /** The URL the app's own MQTT client connects to (set once the module has started). */
   get url(): string {
@@ -40,7 +58,7 @@ export class MqttBroker implements OnModuleInit, OnApplicationShutdown {
     const port = this.config.get('MQTT_PORT');
     // The schema defaults MQTT_PORT, so "set explicitly" shows in the environment or in a non-default value.
     const explicit = Boolean(process.env.MQTT_PORT) || port !== STANDARD_PORT;
-    this.aedes = await Aedes.createBroker();
+    this.aedes = await Aedes.createBroker(brokerOptions(this.access, this.intake));
     const host = this.config.get('HOST');
     let bound: number;
     try {
