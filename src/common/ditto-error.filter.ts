@@ -1,6 +1,6 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { DomainError, type DittoErrorBody } from './domain-error.js';
+import { DomainError, toDomainError, type DittoErrorBody } from './domain-error.js';
 import { Errors } from './errors.js';
 
 /**
@@ -16,19 +16,7 @@ export class DittoErrorFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const error = this.toDomainError(exception, req);
-    if (res.headersSent) return;
-    const correlationId = req.header('correlation-id');
-    if (correlationId) res.setHeader('correlation-id', correlationId);
-    for (const [k, v] of Object.entries(error.headers)) res.setHeader(k, v);
-    if (error.status === 304) {
-      res.status(304).end();
-      return;
-    }
-    res
-      .status(error.status)
-      .type('application/json')
-      .send(JSON.stringify(error.toJSON() satisfies DittoErrorBody));
+    sendDittoError(req, res, this.toDomainError(exception, req));
   }
 
   private toDomainError(exception: unknown, req: Request): DomainError {
@@ -44,14 +32,24 @@ export class DittoErrorFilter implements ExceptionFilter {
         'Check the request line, headers and body against the API documentation at /api/docs.',
       );
     }
-    this.logger.error(
-      `${req.method} ${req.originalUrl} failed: ${exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)}`,
-    );
-    return new DomainError(
-      500,
-      'gateway:internalerror',
-      'There was a rare case of an unexpected internal error.',
-      'Please contact the service team, or try again later.',
+    return toDomainError(exception, (details) =>
+      this.logger.error(`${req.method} ${req.originalUrl} failed: ${details}`),
     );
   }
+}
+
+/** Writes Ditto's error JSON (or a bare 304) for routes and for middleware that answers itself (SSE). */
+export function sendDittoError(req: Request, res: Response, error: DomainError): void {
+  if (res.headersSent) return;
+  const correlationId = req.header('correlation-id');
+  if (correlationId) res.setHeader('correlation-id', correlationId);
+  for (const [k, v] of Object.entries(error.headers)) res.setHeader(k, v);
+  if (error.status === 304) {
+    res.status(304).end();
+    return;
+  }
+  res
+    .status(error.status)
+    .type('application/json')
+    .send(JSON.stringify(error.toJSON() satisfies DittoErrorBody));
 }

@@ -31,3 +31,19 @@ export interface DittoErrorBody {
   message: string;
   description?: string;
 }
+
+/**
+ * Any failure as the DomainError a client sees: its own when it is one, else Ditto's internal
+ * error, after `log` got the details (they never reach the client). Every transport shapes its
+ * errors from this: the HTTP filter, SSE, the WebSocket protocol.
+ */
+export function toDomainError(err: unknown, log: (details: string) => void): DomainError {
+  if (err instanceof DomainError) return err;
+  log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  return new DomainError(
+    500,
+    'gateway:internalerror',
+    'There was a rare case of an unexpected internal error.',
+    'Please contact the service team, or try again later.',
+  );
+}

@@ -1,3 +1,4 @@
+import { isJsonObject } from '../twins/model/json-pointer.js';
 import type { Permission, PolicyEnforcer, ResourceType } from './policy-enforcer.js';
 import { parseResourceKey } from './model/resource-key.js';
 import type { PolicyEntryJson, PolicyJson } from './model/policy.types.js';
@@ -134,7 +135,13 @@ class Enforcer implements CompiledPolicy {
     const cut = cutReadable(node, decision, value, subjects);
     // Ditto: whoever may read any part of a thing also sees its id. The policy id comes along, as
     // Ditto's Thing schema requires it and it names no data.
-    if (type === 'thing' && path.length === 0 && cut !== undefined && isObject(value) && 'thingId' in value) {
+    if (
+      type === 'thing' &&
+      path.length === 0 &&
+      cut !== undefined &&
+      isJsonObject(value) &&
+      'thingId' in value
+    ) {
       const ids =
         'policyId' in value
           ? { thingId: value.thingId, policyId: value.policyId }
@@ -190,7 +197,7 @@ function cutReadable(
 ): unknown {
   const decision = node ? inherit(above, node.decision(subjects, 'READ')) : above;
   const granted = decision === GRANT;
-  if (!node || !isObject(value) || !concernsBelow(node, subjects)) return granted ? value : undefined;
+  if (!node || !isJsonObject(value) || !concernsBelow(node, subjects)) return granted ? value : undefined;
   if (granted && !node.revokesBelow(subjects, 'READ')) return value;
   const out: Record<string, unknown> = {};
   let any = false;
@@ -207,10 +214,6 @@ function cutReadable(
 function concernsBelow(node: TrieNode, subjects: readonly string[]): boolean {
   for (const child of node.children.values()) if (child.concerns(subjects, 'READ')) return true;
   return false;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 export interface ReaderSummary {

@@ -1,3 +1,4 @@
+import { isJsonObject } from '../twins/model/json-pointer.js';
 /**
  * Ditto's `{{ request:subjectId }}` placeholder in the subject ids of a policy (or one entry, or
  * a subjects object): replaced by the requester's default subject. Spaces inside the braces are
@@ -10,8 +11,8 @@ export function isRequestSubject(key: string): boolean {
 }
 
 export function withRequestSubject(value: unknown, subject: string): unknown {
-  if (!isObject(value)) return value;
-  if (isObject(value.entries)) {
+  if (!isJsonObject(value)) return value;
+  if (isJsonObject(value.entries)) {
     const entries = mapValues(value.entries, (entry) => withRequestSubjectInEntry(entry, subject));
     return { ...value, entries };
   }
@@ -19,12 +20,12 @@ export function withRequestSubject(value: unknown, subject: string): unknown {
 }
 
 export function withRequestSubjectInEntry(entry: unknown, subject: string): unknown {
-  if (!isObject(entry) || !isObject(entry.subjects)) return entry;
+  if (!isJsonObject(entry) || !isJsonObject(entry.subjects)) return entry;
   return { ...entry, subjects: withRequestSubjectInSubjects(entry.subjects, subject) };
 }
 
 export function withRequestSubjectInSubjects(subjects: unknown, subject: string): unknown {
-  if (!isObject(subjects)) return subjects;
+  if (!isJsonObject(subjects)) return subjects;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(subjects)) define(out, isRequestSubject(k) ? subject : k, v);
   return out;
@@ -38,8 +39,4 @@ function mapValues(obj: Record<string, unknown>, f: (v: unknown) => unknown): Re
 
 function define(into: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

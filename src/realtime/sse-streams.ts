@@ -1,12 +1,14 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { authOf, type AuthContext } from '../auth/auth-context.js';
 import { parsePolicyId } from '../twins/model/thing-id.js';
-import { DomainError } from '../common/domain-error.js';
+import { sendDittoError } from '../common/ditto-error.filter.js';
+import { DomainError, toDomainError } from '../common/domain-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { JournalFeed } from '../journal/journal-feed.js';
 import { thingAddress } from '../twins/http/request-context.js';
 import { selectFields } from '../twins/model/fields.js';
+import { regularFields } from '../twins/model/thing-fields.js';
 import { getAt, toPointer, type JsonObject } from '../twins/model/json-pointer.js';
 import { parseFields, type FieldSelector } from '../twins/thing-view.js';
 import { EventAccess } from './event-access.js';
@@ -18,7 +20,6 @@ import type { TwinEvent } from './twin-event.js';
 
 const THINGS = '/api/2/things';
 const POLICIES = '/api/2/policies';
-const REGULAR_FIELDS = ['thingId', 'policyId', 'definition', 'attributes', 'features'];
 const POLICY_FIELDS = ['policyId', 'imports', 'entries'];
 
 /**
@@ -34,6 +35,7 @@ const POLICY_FIELDS = ['policyId', 'imports', 'entries'];
  */
 @Injectable()
 export class SseStreams implements OnModuleDestroy {
+  private readonly logger = new Logger('SSE');
   private readonly open = new Set<{ res: Response; stop: () => void }>();
 
   constructor(
@@ -56,8 +58,11 @@ export class SseStreams implements OnModuleDestroy {
         if (policies) this.policyStream(req, res);
         else this.stream(req, res);
       } catch (err) {
-        if (!(err instanceof DomainError)) return next(err);
-        res.status(err.status).type('application/json').send(JSON.stringify(err.toJSON()));
+        sendDittoError(
+          req,
+          res,
+          toDomainError(err, (details) => this.logger.error(`SSE failed: ${details}`)),
+        );
       }
     };
   }
@@ -197,7 +202,7 @@ function renderSse(
   fields: FieldSelector | undefined,
   pointer: string[],
 ): string | undefined {
-  const json = fields ? selectFields(thing, fields) : regular(thing);
+  const json = fields ? selectFields(thing, fields) : regularFields(thing);
   if (Object.keys(json).length === 0) return undefined;
   const value = pointer.length > 0 ? getAt(json, pointer) : json;
   if (value === undefined) return undefined;
@@ -222,12 +227,6 @@ function authenticated(req: Request): AuthContext {
   if (!auth)
     throw new DomainError(401, 'gateway:authentication.failed', 'Unauthorized.', 'Authenticate first.');
   return auth;
-}
-
-function regular(thing: JsonObject): JsonObject {
-  const out: JsonObject = {};
-  for (const k of REGULAR_FIELDS) if (thing[k] !== undefined) out[k] = thing[k];
-  return out;
 }
 
 function acceptsEventStream(accept: string | undefined): boolean {

@@ -1,3 +1,4 @@
+import { regularFields } from '../twins/model/thing-fields.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { JournalService } from '../journal/journal.service.js';
 import type { JournalEntry } from '../journal/journal.types.js';
@@ -165,9 +166,7 @@ function derive(e: JournalEntry, before: Known | undefined): Known | undefined {
 function wholeThing(e: JournalEntry, before: JsonObject | undefined): JsonObject {
   const value = isJsonObject(e.value) ? e.value : {};
   // In Ditto's field order, which jsonb does not keep.
-  const state: JsonObject = { thingId: e.thingId };
-  for (const key of ['policyId', 'definition', 'attributes', 'features'])
-    if (value[key] !== undefined) state[key] = value[key];
+  const state: JsonObject = regularFields({ ...value, thingId: e.thingId });
   state._namespace = twinEvent(e).namespace;
   state._revision = e.revision;
   // Only the creation time is not in the journal entry of a modification.

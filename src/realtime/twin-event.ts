@@ -1,6 +1,7 @@
 import type { JournalEntry } from '../journal/journal.types.js';
 import { isJsonObject, parsePointer, putKey, setAt, type JsonObject } from '../twins/model/json-pointer.js';
 import type { PropertyPlaceholder } from '../twins/search/index.js';
+import { regularFields } from '../twins/model/thing-fields.js';
 import { eventPlaceholders } from './event-filter.js';
 
 /**
@@ -26,7 +27,6 @@ export interface TwinEvent {
 
 const events = new WeakMap<JournalEntry, TwinEvent>();
 const things = new WeakMap<TwinEvent, JsonObject>();
-const THING_KEYS = ['thingId', 'policyId', 'definition', 'attributes', 'features'] as const;
 
 export function twinEvent(entry: JournalEntry): TwinEvent {
   let ev = events.get(entry);
@@ -89,9 +89,7 @@ function eventValue(entry: JournalEntry, segments: string[]): unknown {
   if (entry.action === 'deleted') return undefined;
   if (entry.entity === 'policy') return entry.value;
   if (segments.length > 0 || entry.action === 'merged' || !isJsonObject(entry.value)) return entry.value;
-  const thing: JsonObject = {};
-  for (const key of THING_KEYS) if (entry.value[key] !== undefined) thing[key] = entry.value[key];
-  return thing;
+  return regularFields(entry.value);
 }
 
 /**

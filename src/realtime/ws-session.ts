@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { Socket } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
-import { DomainError } from '../common/domain-error.js';
+import { DomainError, toDomainError } from '../common/domain-error.js';
 import type { JournalEntry } from '../journal/journal.types.js';
 import {
   errorEnvelope,
@@ -279,19 +279,7 @@ export class WsSession {
       this.send(errorEnvelope(err.entity, err.correlationId, err.error));
       return;
     }
-    let error: DomainError;
-    if (err instanceof DomainError) error = err;
-    else {
-      this.deps.logger.error(
-        `command failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-      );
-      error = new DomainError(
-        500,
-        'gateway:internalerror',
-        'There was a rare case of an unexpected internal error.',
-        'Please contact the service team, or try again later.',
-      );
-    }
+    const error = toDomainError(err, (details) => this.deps.logger.error(`command failed: ${details}`));
     this.send(errorEnvelope(cmd ? entityOf(cmd) : '_/_', cmd?.correlationId, error));
   }
 

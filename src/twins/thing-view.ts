@@ -1,19 +1,16 @@
 import { metadataView } from './metadata.js';
 import { parseFieldSelector, selectFields } from './model/fields.js';
+import { regularFields } from './model/thing-fields.js';
 import type { StoredThing } from './twin.types.js';
 
 export type FieldSelector = ReturnType<typeof parseFieldSelector>;
-
-/** Ditto's field order; JSONB stores keys its own way, so the response restores it. */
-const ORDER = ['thingId', 'policyId', 'definition', 'attributes', 'features'] as const;
 
 /**
  * The Thing as a client sees it. System fields (`_revision`, `_created`, `_modified`,
  * `_namespace`) appear only when `fields` asks for them, as in Ditto.
  */
 export function thingView(t: StoredThing, selector?: FieldSelector): Record<string, unknown> {
-  const doc: Record<string, unknown> = {};
-  for (const k of ORDER) if (t.doc[k] !== undefined) doc[k] = t.doc[k];
+  const doc = regularFields(t.doc);
   if (!selector) return doc;
   return selectFields(
     {

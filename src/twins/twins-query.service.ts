@@ -5,7 +5,7 @@ import { Errors } from '../common/errors.js';
 import { PoliciesService } from '../policies/policies.service.js';
 import { TransactionRunner } from '../persistence/transaction.js';
 import { selectFields } from './model/fields.js';
-import { getAt, toPointer } from './model/json-pointer.js';
+import { getAt, toPointer, isJsonObject } from './model/json-pointer.js';
 import { parseThingId } from './model/thing-id.js';
 import { classifyPath, notFoundCodeFor } from './model/thing-validation.js';
 import { checkPreconditions, entityTag } from './preconditions.js';
@@ -58,7 +58,7 @@ export class TwinsQueryService {
     );
     if (value === undefined) throw notFoundAt(thingId, path);
     // Ditto applies `fields` to sub-resources as well when the value is an object.
-    const selected = path.length > 0 && fields && isObject(value) ? selectSub(value, fields) : value;
+    const selected = path.length > 0 && fields && isJsonObject(value) ? selectSub(value, fields) : value;
     return { value: selected, etag, thing };
   }
 
@@ -82,7 +82,7 @@ export class TwinsQueryService {
       }
       const enforcer = await this.policies.enforcerFor(t.doc.policyId, t.namespace);
       const visible = enforcer?.readable('thing', [], view, auth.subjects);
-      if (isObject(visible)) views.push(visible);
+      if (isJsonObject(visible)) views.push(visible);
     }
     return views;
   }
@@ -102,10 +102,6 @@ export class TwinsQueryService {
     }
     return readableOr404(thing.thingId, path, value, enforcer, auth, () => notFoundAt(thing.thingId, path));
   }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function selectSub(value: Record<string, unknown>, fields: FieldSelector): unknown {

@@ -8,7 +8,7 @@ import { Errors } from '../../common/errors.js';
 import { HttpAnswer } from '../../common/http-answer.js';
 import { HttpAnswerInterceptor } from '../../common/http-answer.interceptor.js';
 import { ConfigService } from '../../config/config.service.js';
-import { toPointer } from '../model/json-pointer.js';
+import { toPointer, isJsonObject } from '../model/json-pointer.js';
 import { isValidNamespace } from '../model/thing-id.js';
 import { entityTag } from '../preconditions.js';
 import { parseFields } from '../thing-view.js';
@@ -66,7 +66,7 @@ export class ThingsController {
     if (!isValidNamespace(ns)) throw Errors.namespacesInvalid(`The namespace '${ns}' is not valid.`);
     const thingId = `${ns}:${randomUUID()}`;
     // Ditto ignores a thingId in the body of a POST: the id is always generated.
-    const value = isRecord(body) ? { ...body, thingId } : (body ?? {});
+    const value = isJsonObject(body) ? { ...body, thingId } : (body ?? {});
     const change = await this.twins.apply({
       type: 'create',
       thingId,
@@ -157,8 +157,4 @@ export class ThingsController {
     headers.Location = `/api/2/things/${encodeURIComponent(at.thingId).replace(/%3A/g, ':')}${suffix}`;
     return new HttpAnswer(201, change.value, headers);
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

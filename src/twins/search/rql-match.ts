@@ -1,3 +1,4 @@
+import { isJsonObject } from '../model/json-pointer.js';
 import type { ComparisonOp, FilterField, PropertyPlaceholder, RqlNode, RqlValue } from './rql.ast.js';
 import { likeToRegex } from './rql.sql.js';
 import { normalizeTimestamp } from './search-fields.js';
@@ -34,7 +35,7 @@ const EMPTY_VALUES = (v: unknown): boolean =>
   v === null ||
   v === '' ||
   (Array.isArray(v) && v.length === 0) ||
-  (isObject(v) && Object.keys(v).length === 0);
+  (isJsonObject(v) && Object.keys(v).length === 0);
 
 export function matchesRql(node: RqlNode, input: MatchInput): boolean {
   return new Matcher(input).node(node);
@@ -157,10 +158,6 @@ function test(op: 'eq' | 'gt' | 'ge' | 'lt' | 'le', c: number): boolean {
   return op === 'eq' ? c === 0 : ORDER_OPS[op](c);
 }
 
-function isObject(v: unknown): v is JsonDoc {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function isWildcard(field: FilterField): boolean {
   return field.kind === 'doc' && field.wildcard;
 }
@@ -173,7 +170,7 @@ function docPath(field: FilterField): string[] {
 function contains(doc: JsonDoc, path: string[], value: Scalar): boolean {
   let node: unknown = doc;
   for (const key of path) {
-    if (!isObject(node) || !Object.prototype.hasOwnProperty.call(node, key)) return false;
+    if (!isJsonObject(node) || !Object.prototype.hasOwnProperty.call(node, key)) return false;
     node = node[key];
   }
   if (compareJson(node, value) === 0) return true;
@@ -187,7 +184,7 @@ function laxItems(doc: JsonDoc, path: string[]): unknown[] {
     const next: unknown[] = [];
     for (const item of items) {
       for (const target of Array.isArray(item) ? item : [item]) {
-        if (!isObject(target)) continue;
+        if (!isJsonObject(target)) continue;
         if (key === '*' && i === 1) next.push(...Object.values(target));
         else if (Object.prototype.hasOwnProperty.call(target, key)) next.push(target[key]);
       }
