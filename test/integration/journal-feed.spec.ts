@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import pg from 'pg';
-import { startInstance, until, type Instance } from '../../test/e2e/realtime.support.js';
-import { createTestDatabase } from '../../test/support/database.js';
-import type { TwinCommand } from '../twins/twin.types.js';
-import { TwinsService } from '../twins/twins.service.js';
-import { FEED_APPLICATION_NAME, JournalFeed, seqAfter } from './journal-feed.js';
-import { JournalService } from './journal.service.js';
-import type { JournalEntry } from './journal.types.js';
+import { startInstance, until, type Instance } from '../e2e/realtime.support.js';
+import { createTestDatabase } from '../support/database.js';
+import type { TwinCommand } from '../../src/twins/twin.types.js';
+import { TwinsService } from '../../src/twins/twins.service.js';
+import { FEED_APPLICATION_NAME, JournalFeed, seqAfter } from '../../src/journal/journal-feed.js';
+import { JournalService } from '../../src/journal/journal.service.js';
+import type { JournalEntry } from '../../src/journal/journal.types.js';
 
 /** The journal feed against real PostgreSQL: two instances on one database, as two replicas. */
 let database: { url: string; drop: () => Promise<void> };
