@@ -6,6 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import { authMiddleware, dashboardSecurityHeaders } from './auth/auth.middleware.js';
 import { AuthService } from './auth/auth.service.js';
+import { corsMiddleware } from './auth/cors.js';
 import { rawBodyCollector } from './common/raw-body.js';
 import { ConfigService } from './config/config.service.js';
 import { installRealtimeHttp } from './realtime/realtime.http.js';
@@ -29,7 +30,9 @@ export async function createApp(config: ConfigService): Promise<INestApplication
   const limit = config.get('THING_MAX_SIZE_BYTES');
   app.set('etag', false);
   app.set('x-powered-by', false);
-  // First: SSE and the static files are answered by Express middleware before Nest's routes.
+  // First: SSE and the static files are answered by Express middleware before Nest's routes;
+  // CORS before authentication, as preflights carry no credentials.
+  app.use(corsMiddleware(config.get('CORS_ORIGINS')));
   app.use(authMiddleware(app.get(AuthService)));
   app.use(dashboardSecurityHeaders());
   app.use(rawBodyCollector(limit));

@@ -1,25 +1,7 @@
-import { createHash } from 'node:crypto';
 import { PolicyErrors } from '../common/errors.js';
 
-/**
- * Ditto's entity tags for policies: the policy is `"rev:N"`, a sub-resource `"hash:<hash>"` of
- * its canonical JSON (keys sorted), so a stored document's key order never changes its tag.
- */
-export function policyTag(revision: number, path: readonly string[], value: unknown): string {
-  if (path.length === 0) return `"rev:${revision}"`;
-  const hash = createHash('sha1').update(canonicalJson(value)).digest('hex').slice(0, 16);
-  return `"hash:${hash}"`;
-}
-
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value).sort();
-    const obj = value as Record<string, unknown>;
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
+/** Ditto's entity tags for policies: as for things (see common/entity-tag.ts). */
+export { entityTag as policyTag, canonicalJson } from '../common/entity-tag.js';
 
 export interface Preconditions {
   ifMatch?: string;

@@ -1,15 +1,6 @@
-import { createHash } from 'node:crypto';
 import { Errors } from '../common/errors.js';
 
-/** Ditto's entity tags: the thing is `"rev:N"`, a sub-resource `"hash:<hash of its JSON>"`. */
-export function entityTag(revision: number, path: string[], value: unknown): string {
-  if (path.length === 0) return `"rev:${revision}"`;
-  const hash = createHash('sha1')
-    .update(JSON.stringify(value) ?? '')
-    .digest('hex')
-    .slice(0, 16);
-  return `"hash:${hash}"`;
-}
+export { entityTag } from '../common/entity-tag.js';
 
 function parseTags(header: string): string[] | '*' {
   const trimmed = header.trim();
