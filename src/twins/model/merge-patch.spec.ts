@@ -133,6 +133,26 @@ describe('mergePatch regex deletion ({{ ~regex~ }})', () => {
     expect((caught as DomainError).code).toBe('things:merge.invalid');
     expect((caught as DomainError).status).toBe(400);
   });
+
+  it('refuses what only a backtracking engine can do (a backreference) as invalid', () => {
+    expect(() => mergePatch(target, { '{{ ~(temp)-\\1~ }}': null })).toThrow(DomainError);
+  });
+
+  it('runs a catastrophic pattern against a long near-miss key in linear time', () => {
+    const key = `${'a'.repeat(5000)}!`;
+    const started = performance.now();
+    const out = mergePatch({ [key]: 1, aaaa: 2 }, { '{{ ~(a|a)+~ }}': null });
+    // A backtracking engine needs 2.4 s for 28 characters; this must not hold the event loop.
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(out).toEqual({ [key]: 1 });
+  });
+
+  it('reads a very long key that is almost a regex key without backtracking', () => {
+    const key = `{{ ~${' '.repeat(50_000)}`;
+    const started = performance.now();
+    expect(mergePatch({}, { [key]: null })).toEqual({});
+    expect(performance.now() - started).toBeLessThan(50);
+  });
 });
 
 describe('mergePatchAt', () => {

@@ -1,8 +1,6 @@
+import { RE2JS } from 're2js';
 import { DomainError } from '../../common/domain-error.js';
 import { deleteAt, getAt, hasKey, isJsonObject, putKey, setAt, type JsonObject } from './json-pointer.js';
-
-/** Ditto's extension key: `{{ ~regex~ }}: null` deletes the matching keys at that level. */
-const REGEX_KEY = /^\{\{\s*~(.*)~\s*\}\}$/s;
 
 /**
  * RFC 7396 JSON Merge Patch with Ditto's regex-deletion extension. The result shares
@@ -42,18 +40,32 @@ export function mergePatchAt(root: unknown, segments: readonly string[], patch: 
   return setAt(root, segments, mergePatch(getAt(root, segments), patch));
 }
 
-function regexOf(key: string): RegExp | undefined {
-  const match = REGEX_KEY.exec(key);
-  if (!match) return undefined;
+/**
+ * Ditto's extension key `{{ ~regex~ }}: null` deletes the keys at that level the regex matches.
+ * The regex is the client's, so it runs on RE2 (linear time, no backtracking); the few Java regex
+ * features RE2 lacks (backreferences, lookaround) are refused as invalid.
+ */
+function regexOf(key: string): { test(s: string): boolean } | undefined {
+  const body = regexKeyBody(key);
+  if (body === undefined) return undefined;
   try {
+    const re = RE2JS.compile(body);
     // Java's Matcher.matches(), which Ditto uses, needs the whole key to match.
-    return new RegExp(`^(?:${match[1]})$`);
+    return { test: (s) => re.matches(s) };
   } catch (err) {
     throw new DomainError(
       400,
       'things:merge.invalid',
-      `The merge patch key <${key}> does not contain a valid regular expression: ${(err as Error).message}`,
+      `The merge patch key <${key.slice(0, 200)}> does not contain a valid regular expression: ${(err as Error).message}`,
       'Use {{ ~<regex>~ }} with a valid regular expression, e.g. {{ ~^temp-.*~ }}.',
     );
   }
+}
+
+/** What stands between `{{ ~` and `~ }}` (spaces optional), parsed by hand: keys are the client's. */
+function regexKeyBody(key: string): string | undefined {
+  if (!key.startsWith('{{') || !key.endsWith('}}')) return undefined;
+  const inner = key.slice(2, -2).trim();
+  if (inner.length < 2 || !inner.startsWith('~') || !inner.endsWith('~')) return undefined;
+  return inner.slice(1, -1);
 }

@@ -1,6 +1,6 @@
 import { isJsonObject } from '../model/json-pointer.js';
 import type { ComparisonOp, FilterField, PropertyPlaceholder, RqlNode, RqlValue } from './rql.ast.js';
-import { likeToRegex } from './rql.sql.js';
+import { compileWildcard, type Wildcard } from './wildcard.js';
 import { normalizeTimestamp } from './search-fields.js';
 
 /**
@@ -90,7 +90,7 @@ class Matcher {
     const path = docPath(field);
     if (op === 'like' || op === 'ilike') {
       if (typeof value !== 'string') return false;
-      const re = likeRegex(value, op === 'ilike');
+      const re = likeMatcher(value, op === 'ilike');
       return leafItems(this.input.doc, path).some((v) => typeof v === 'string' && re.test(v));
     }
     if (op === 'eq' && !isWildcard(field)) return contains(this.input.doc, path, value);
@@ -123,7 +123,7 @@ class Matcher {
       return (
         raw.kind === 'string' &&
         typeof actual === 'string' &&
-        likeRegex(raw.value, op === 'ilike').test(actual)
+        likeMatcher(raw.value, op === 'ilike').test(actual)
       );
     }
     const value = this.resolve(raw);
@@ -228,15 +228,15 @@ function compareStrings(a: string, b: string): number {
   return a.length - b.length;
 }
 
-const regexCache = new Map<string, RegExp>();
+const wildcardCache = new Map<string, Wildcard>();
 
-function likeRegex(pattern: string, insensitive: boolean): RegExp {
+function likeMatcher(pattern: string, insensitive: boolean): Wildcard {
   const key = `${insensitive ? 'i' : 's'}:${pattern}`;
-  let re = regexCache.get(key);
-  if (!re) {
-    re = new RegExp(likeToRegex(pattern), insensitive ? 'siu' : 'su');
-    if (regexCache.size > 1000) regexCache.clear();
-    regexCache.set(key, re);
+  let matcher = wildcardCache.get(key);
+  if (!matcher) {
+    matcher = compileWildcard(pattern, insensitive);
+    if (wildcardCache.size > 1000) wildcardCache.clear();
+    wildcardCache.set(key, matcher);
   }
-  return re;
+  return matcher;
 }
