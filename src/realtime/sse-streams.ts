@@ -105,20 +105,13 @@ export class SseStreams implements OnModuleDestroy {
     const single = isSinglePolicy(req.path)
       ? decodeURIComponent(req.path.slice(POLICIES.length + 1))
       : undefined;
-    if (single !== undefined) parsePolicyId(single);
-    const ids = single ?? query.get('ids') ?? undefined;
     const spec: StreamSpec = {
-      ...parseStreamSpec({ namespaces: query.get('namespaces') ?? undefined }),
+      ...parseStreamSpec(
+        { namespaces: query.get('namespaces') ?? undefined, ids: single ?? query.get('ids') ?? undefined },
+        parsePolicyId,
+      ),
       entity: 'policy',
     };
-    if (ids !== undefined && ids !== '') {
-      const list = ids
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0);
-      for (const id of list) parsePolicyId(id);
-      spec.thingIds = new Set(list);
-    }
     const from = parseEventId(firstHeader(req.headers['last-event-id']), 'Last-Event-ID');
     this.serve(res, spec, from, EventAccess.for(auth, this.enforcers), (ev, _extra, policy) =>
       renderPolicySse(ev, policy()),

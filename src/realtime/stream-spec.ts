@@ -22,7 +22,10 @@ export interface StreamParams {
 }
 
 /** Parses Ditto's streaming parameters; a bad one is the client's error, in Ditto's format. */
-export function parseStreamSpec(params: StreamParams): StreamSpec {
+export function parseStreamSpec(
+  params: StreamParams,
+  parseId: (id: string) => unknown = parseThingId,
+): StreamSpec {
   const spec: StreamSpec = {};
   const namespaces = parseNamespaces(emptyToUndefined(params.namespaces));
   if (namespaces) spec.namespaces = new Set(namespaces);
@@ -36,7 +39,7 @@ export function parseStreamSpec(params: StreamParams): StreamSpec {
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s.length > 0);
-    for (const id of list) parseThingId(id);
+    for (const id of list) parseId(id);
     spec.thingIds = new Set(list);
   }
   return spec;
