@@ -1,6 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { Errors } from './errors.js';
+import { unstorableJson } from './text.js';
 
 const MERGE_PATCH = 'application/merge-patch+json';
 const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -13,10 +14,17 @@ function isJsonType(type: string): boolean {
   return type === 'application/json' || /^application\/[\w.-]+\+json$/.test(type);
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function rawText(req: Request, limit: number): string | undefined {
   if (req.rawBodyTooLarge !== undefined) throw Errors.tooLarge(req.rawBodyTooLarge, limit);
   if (!req.rawBody || req.rawBody.length === 0) return undefined;
-  return req.rawBody.toString('utf8');
+  try {
+    // Decoding leniently would store U+FFFD in place of what the client sent.
+    return UTF8.decode(req.rawBody);
+  } catch {
+    throw Errors.jsonInvalid('The request body is not valid UTF-8.', 'Send the body encoded as UTF-8.');
+  }
 }
 
 /** Deeper documents are legal JSON but would overflow the stack when serialised again. */
@@ -33,6 +41,13 @@ function parseJson(text: string): unknown {
   }
   if (depth(value) > MAX_DEPTH) {
     throw Errors.jsonInvalid(`The JSON is nested deeper than ${MAX_DEPTH} levels.`);
+  }
+  const unstorable = unstorableJson(value);
+  if (unstorable !== undefined) {
+    throw Errors.jsonInvalid(
+      `The JSON contains ${unstorable}, which cannot be stored as sent.`,
+      'Remove NUL characters and unpaired surrogates from strings and keys; numbers must be finite.',
+    );
   }
   return value;
 }

@@ -16,7 +16,7 @@ declare module 'express-serve-static-core' {
  * error filter instead of an HTML page from Express.
  */
 export function rawBodyCollector(limit: number) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
+  return (req: Request, res: Response, next: NextFunction): void => {
     req.rawBodyLimit = limit;
     if (
       req.method === 'GET' ||
@@ -27,17 +27,42 @@ export function rawBodyCollector(limit: number) {
       next();
       return;
     }
+    // Too large: answer 413 at once and close the connection instead of reading the rest.
+    const refuse = (size: number): void => {
+      req.rawBodyTooLarge = size;
+      res.setHeader('Connection', 'close');
+      next();
+    };
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      refuse(declared);
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    let done = false;
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      done = true;
+      req.off('data', onData);
+      req.pause();
+      refuse(size);
+    };
+    req.on('data', onData);
     req.on('end', () => {
-      if (size > limit) req.rawBodyTooLarge = size;
-      else req.rawBody = Buffer.concat(chunks);
+      if (done) return;
+      done = true;
+      req.rawBody = Buffer.concat(chunks);
       next();
     });
-    req.on('error', next);
+    req.on('error', (err) => {
+      if (done) return;
+      done = true;
+      next(err);
+    });
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../common/domain-error.js';
 import { Errors } from '../common/errors.js';
+import { unstorableJson } from '../common/text.js';
 import { isJsonObject, parsePointer } from '../twins/model/json-pointer.js';
 
 /**
@@ -82,6 +83,8 @@ export function parseCommand(frame: string): ProtocolCommand {
   if (!hasValue && (action === 'modify' || action === 'merge')) {
     fail(Errors.jsonInvalid(`The '${action}' command has no 'value'.`));
   }
+  const unstorable = hasValue ? unstorableJson(envelope.value) : undefined;
+  if (unstorable !== undefined) fail(Errors.jsonInvalid(`The value contains ${unstorable}.`));
   return {
     topic,
     thingId: `${namespace}:${name}`,

@@ -1,3 +1,5 @@
+import { isValidThingId } from './model/thing-id.js';
+import { Errors } from '../common/errors.js';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../common/domain-error.js';
 import { ConfigService } from '../config/config.service.js';
@@ -142,7 +144,12 @@ export class TwinsService {
     written: BatchWrites[],
     onPolicyCreated: () => void,
   ): Promise<TwinOutcome[]> {
-    const ids = [...new Set(cmds.map((c) => c.thingId))].sort();
+    // An id the database cannot even look up (NUL, lone surrogate) fails its command alone;
+    // it must not fail the lookups, and with them the batch, of everyone else.
+    const refused = refusedIds(cmds);
+    if (refused.size > 0 && !isolate) throw Errors.thingIdInvalid([...refused][0]);
+    const valid = refused.size > 0 ? cmds.filter((c) => !refused.has(c.thingId)) : cmds;
+    const ids = [...new Set(valid.map((c) => c.thingId))].sort();
     const current = await this.repo.lockMany(tx, ids, this.cache.snapshot(ids));
     const found = new Set(current.map((t) => t.thingId));
     const lastRevisions = await this.journal.lastRevisions(
@@ -153,9 +160,13 @@ export class TwinsService {
     // costs more than the rest of a telemetry merge.
     const now = new Date().toISOString();
     const batch = new TwinBatch(current, lastRevisions, ids, { maxSize: this.maxSize, now: () => now });
-    const gate = await WriteGate.open(this.policies, tx, cmds, current);
+    const gate = await WriteGate.open(this.policies, tx, valid, current);
     const staged: StagedOutcome[] = [];
     for (const cmd of cmds) {
+      if (refused.has(cmd.thingId)) {
+        staged.push({ ok: false, error: Errors.thingIdInvalid(cmd.thingId) });
+        continue;
+      }
       const outcome = batch.apply(cmd, gate?.check(cmd));
       if (!outcome.ok && !isolate) throw outcome.error;
       if (gate && outcome.ok && outcome.change.journal?.action === 'created' && cmd.path.length === 0) {
@@ -181,4 +192,10 @@ export class TwinsService {
       return { ok: true, change: { ...change, entry: journal ? entries[next++] : null } };
     });
   }
+}
+
+function refusedIds(cmds: readonly TwinCommand[]): Set<string> {
+  const out = new Set<string>();
+  for (const c of cmds) if (!isValidThingId(c.thingId)) out.add(c.thingId);
+  return out;
 }

@@ -1,3 +1,4 @@
+import { storableText } from '../../common/text.js';
 import { Errors } from '../../common/errors.js';
 
 /**
@@ -33,7 +34,8 @@ export function parsePointer(path: string): string[] {
   if (path === '' || path === '/') return [];
   const body = path.startsWith('/') ? path.slice(1) : path;
   const segments = body.split('/');
-  if (segments.some((s) => s === '')) throw Errors.pointerInvalid(path);
+  // A key PostgreSQL cannot store (NUL, lone surrogate) is as invalid as an empty one.
+  if (segments.some((s) => s === '' || !storableText(s))) throw Errors.pointerInvalid(path);
   return segments.map((s) => s.replaceAll('~0', '~'));
 }
 

@@ -1,5 +1,6 @@
 import type { DomainError } from '../../common/domain-error.js';
 import { Errors } from '../../common/errors.js';
+import { storableText } from '../../common/text.js';
 
 /**
  * Ditto's namespaced entity ID (`RegexPatterns.ID_REGEX`, possessive quantifiers dropped).
@@ -26,7 +27,7 @@ export function parsePolicyId(id: string): NamespacedId {
 
 /** Whether parseThingId would accept the id, without building its error. */
 export function isValidThingId(id: string): boolean {
-  return id.length <= MAX_ID_LENGTH && ID_PATTERN.test(id);
+  return id.length <= MAX_ID_LENGTH && ID_PATTERN.test(id) && storableText(id);
 }
 
 /** Policy IDs follow the same rules as thing IDs. */
@@ -40,6 +41,6 @@ export function isValidNamespace(ns: string): boolean {
 function parseNamespacedId(id: string, invalid: (id: string) => DomainError): NamespacedId {
   if (typeof id !== 'string') throw invalid(String(id));
   const match = id.length <= MAX_ID_LENGTH ? ID_PATTERN.exec(id) : null;
-  if (!match) throw invalid(id);
+  if (!match || !storableText(id)) throw invalid(id);
   return { namespace: match[1], name: match[2] };
 }
