@@ -92,6 +92,13 @@ export const Errors = {
       undefined,
       { ETag: etag },
     ),
+  queryTimeExceeded: () =>
+    new DomainError(
+      408,
+      'thing-search:query.time.exceeded',
+      'The query took too long and was stopped.',
+      'Narrow the filter (fewer values, a namespace, indexed fields) or the time range, and try again.',
+    ),
   jsonInvalid: (
     message: string,
     description = 'Check if the JSON was valid (e.g. on https://jsonlint.com).',

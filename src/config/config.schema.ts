@@ -22,6 +22,10 @@ export const configSchema = z
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
       .optional(),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    // Searches, counts and history reads run on a pool of their own with a statement timeout,
+    // so expensive queries can neither run unbounded nor take the connections writes need.
+    QUERY_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(4),
+    QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
     EMBEDDED_PG_DIR: z.string().min(1).default('./.data'),
     EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(5433),
     LOG_LEVEL: z.enum(logLevels).default('info'),

@@ -1,6 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type pg from 'pg';
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
+import { Errors } from '../common/errors.js';
+import { ConfigService } from '../config/config.service.js';
+import { DatabaseLocation } from './database-location.js';
 
 /** A transaction (or plain connection) repositories run their SQL on; opaque to services. */
 export interface Tx {
@@ -9,8 +12,15 @@ export interface Tx {
 
 /** Lets a service group repository calls in one transaction without touching TypeORM itself. */
 @Injectable()
-export class TransactionRunner {
-  constructor(@Inject(DataSource) private readonly dataSource: DataSource) {}
+export class TransactionRunner implements OnModuleDestroy {
+  private queryPool?: pg.Pool;
+  private readonly logger = new Logger('Database');
+
+  constructor(
+    @Inject(DataSource) private readonly dataSource: DataSource,
+    @Inject(DatabaseLocation) private readonly location: DatabaseLocation,
+    @Inject(ConfigService) private readonly config: ConfigService,
+  ) {}
 
   /**
    * One READ COMMITTED transaction on a connection of the driver's pool. Not TypeORM's
@@ -44,9 +54,50 @@ export class TransactionRunner {
     return this.pooled;
   }
 
+  /**
+   * For client-shaped reads (search, count, history): a pool of their own (QUERY_POOL_SIZE) whose
+   * statements PostgreSQL cancels after QUERY_TIMEOUT_MS, answered as Ditto's 408
+   * `thing-search:query.time.exceeded`. However many such queries clients send, the main pool
+   * stays free for reads by id and for writes.
+   */
+  get bounded(): Tx {
+    return this.boundedTx;
+  }
+
+  private createQueryPool(): pg.Pool {
+    const pool = new pg.Pool({
+      connectionString: this.location.url,
+      max: this.config.get('QUERY_POOL_SIZE'),
+      statement_timeout: this.config.get('QUERY_TIMEOUT_MS'),
+      application_name: 'twin-platform-query',
+    });
+    // An idle connection the server dropped (a restart) is replaced on the next query; without a
+    // listener its error event would end the process.
+    pool.on('error', (err) => this.logger.warn(`query pool connection lost: ${err.message}`));
+    return pool;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.queryPool?.end();
+  }
+
   private get pool(): pg.Pool {
     return (this.dataSource.driver as unknown as { master: pg.Pool }).master;
   }
+
+  private readonly boundedTx: Tx = {
+    query: async <T>(sql: string, params?: unknown[]) => {
+      this.queryPool ??= this.createQueryPool();
+      try {
+        const result = await this.queryPool.query(sql, params);
+        return result.rows as T[];
+      } catch (err) {
+        // query_canceled: the statement timeout fired.
+        if ((err as { code?: string }).code === '57014') throw Errors.queryTimeExceeded();
+        throw err;
+      }
+    },
+  };
 
   private readonly pooled: Tx = {
     query: async <T>(sql: string, params?: unknown[]) => {

@@ -72,16 +72,19 @@ export class TelemetryService {
   }
 
   /**
-   * A property's history: raw points or buckets. A thing, feature or property without
-   * telemetry (unknown ones included) has an empty history rather than a 404: readings may
-   * arrive for a property the twin has never held, and the twin may be deleted while its
-   * history is kept.
+   * A property's history: raw points or buckets. A feature or property without telemetry has an
+   * empty history rather than a 404: readings may arrive for a property the twin has never held.
+   * (Whether the thing exists and may be read is its policy's question, asked before this.)
    */
   async history(ref: PropertyRef, query: HistoryQuery): Promise<PointsPage | BucketsResult> {
     const range = { ...ref, from: query.from.sql, to: query.to.sql };
     const head = { ...ref, from: isoOfMs(query.from.ms), to: isoOfMs(query.to.ms) };
     if (query.kind === 'buckets') {
-      const rows = await this.repo.buckets(this.tx.db, { ...range, stepMs: query.stepMs, agg: query.agg });
+      const rows = await this.repo.buckets(this.tx.bounded, {
+        ...range,
+        stepMs: query.stepMs,
+        agg: query.agg,
+      });
       const buckets: HistoryBucket[] = rows.map((r) => ({
         ts: r.bucket.toISOString(),
         value: query.agg === 'first' || query.agg === 'last' ? r.value : Number(r.value),
@@ -90,7 +93,11 @@ export class TelemetryService {
       return { ...head, step: query.step, agg: query.agg, buckets };
     }
     // One more than asked tells whether a next page exists without a count.
-    const rows = await this.repo.points(this.tx.db, { ...range, after: query.after, limit: query.limit + 1 });
+    const rows = await this.repo.points(this.tx.bounded, {
+      ...range,
+      after: query.after,
+      limit: query.limit + 1,
+    });
     const page = rows.slice(0, query.limit);
     const result: PointsPage = { ...head, points: page.map(toPoint) };
     if (rows.length > query.limit) {

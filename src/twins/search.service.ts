@@ -64,7 +64,7 @@ export class SearchService {
       readers: auth?.subjects,
       ...parseSearchOptions(params.option),
     };
-    const rows = await this.repo.search(this.tx.db, buildSearchQuery(input));
+    const rows = await this.repo.search(this.tx.bounded, buildSearchQuery(input));
     const page = toPage(rows, input);
     const items: Record<string, unknown>[] = [];
     for (const row of page.rows) {
@@ -84,10 +84,10 @@ export class SearchService {
       namespaces: parseNamespaces(params.namespaces),
       readers: auth?.subjects,
     };
-    const whole = await this.repo.count(this.tx.db, buildCountQuery(input));
+    const whole = await this.repo.count(this.tx.bounded, buildCountQuery(input));
     if (!auth) return whole;
     const partial = await this.repo.search(
-      this.tx.db,
+      this.tx.bounded,
       buildPartialQuery({ ...input, readers: auth.subjects }, MAX_PARTIAL_COUNT + 1),
     );
     if (partial.length > MAX_PARTIAL_COUNT) {

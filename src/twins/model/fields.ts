@@ -7,6 +7,7 @@ export const WILDCARD = '*';
 
 /** Real selectors nest a few levels; the cap keeps a hostile query string off the call stack. */
 const MAX_GROUP_DEPTH = 32;
+const MAX_FIELDS = 200;
 
 /** A parsed `fields` expression: the JSON pointers it selects, groups flattened. */
 export interface FieldSelector {
@@ -61,6 +62,8 @@ export function parseFieldSelector(expr: string): FieldSelector {
 
   const pointers = parseList([], 0);
   if (pos < expr.length) fail(`the ')' at position ${pos} has no matching '('.`);
+  // Every selected field is walked in every returned thing.
+  if (pointers.length > MAX_FIELDS) fail(`it selects more than ${MAX_FIELDS} fields.`);
   return { expression: expr, pointers };
 }
 

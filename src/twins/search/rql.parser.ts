@@ -23,6 +23,11 @@ export function parseRql(filter: string): RqlNode {
 
 // Deep enough for any real filter, shallow enough that recursion can never blow the stack.
 const MAX_DEPTH = 64;
+/**
+ * Operators plus values (each value of `in` counts): the SQL, its parameters and in-memory
+ * evaluation grow with it, and a few thousand `in` values already hold the database for seconds.
+ */
+export const MAX_RQL_TERMS = 1000;
 const OPERATOR = /[a-z_]*/iy;
 const BARE_WORD = /[^,)]*/y;
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
@@ -40,6 +45,7 @@ const ESCAPES: Record<string, string> = {
 
 class RqlParser {
   private pos = 0;
+  private terms = 0;
 
   constructor(private readonly input: string) {}
 
@@ -54,6 +60,7 @@ class RqlParser {
 
   private query(depth: number): RqlNode {
     if (depth > MAX_DEPTH) this.fail(`the query is nested deeper than ${MAX_DEPTH} levels`);
+    this.term();
     const start = this.pos;
     OPERATOR.lastIndex = start;
     const name = OPERATOR.exec(this.input)![0];
@@ -77,7 +84,10 @@ class RqlParser {
         const property = this.property();
         this.expectComma();
         const values = [this.valueFor(property)];
-        while (this.comma()) values.push(this.valueFor(property));
+        while (this.comma()) {
+          this.term();
+          values.push(this.valueFor(property));
+        }
         this.expect(')');
         return { type: 'in', property, values };
       }
@@ -100,6 +110,11 @@ class RqlParser {
         return { type: 'compare', op: name, property, value };
       }
     }
+  }
+
+  private term(): void {
+    if (++this.terms > MAX_RQL_TERMS)
+      this.fail(`the query has more than ${MAX_RQL_TERMS} operators and values`);
   }
 
   private property(): RqlProperty {
@@ -215,7 +230,9 @@ class RqlParser {
   }
 
   private fail(message: string, pos = this.pos): never {
-    throw Errors.rqlInvalid(`Invalid RQL filter at position ${pos}: ${message}. Filter: <${this.input}>`);
+    throw Errors.rqlInvalid(
+      `Invalid RQL filter at position ${pos}: ${message}. Filter: <${this.input.length > 500 ? `${this.input.slice(0, 500)}…` : this.input}>`,
+    );
   }
 }
 

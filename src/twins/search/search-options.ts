@@ -9,6 +9,7 @@ import { resolveField, type SearchField } from './search-fields.js';
 
 export const DEFAULT_SIZE = 25;
 export const MAX_SIZE = 200;
+export const MAX_SORT_KEYS = 16;
 
 export interface SortKey {
   field: SearchField;
@@ -99,7 +100,11 @@ export function parseNamespaces(namespaces?: string): string[] | undefined {
 function parseSort(option: string, args: string, argsPos: number): SortKey[] {
   const keys: SortKey[] = [];
   let pos = argsPos;
-  for (const raw of args.split(',')) {
+  const list = args.split(',');
+  // Each key is an ORDER BY term and part of every cursor: a handful is all a client needs.
+  if (list.length > MAX_SORT_KEYS)
+    fail(option, argsPos, `at most ${MAX_SORT_KEYS} sort properties are allowed`);
+  for (const raw of list) {
     const trimmed = raw.trimStart();
     const sign = trimmed[0];
     let direction: SortKey['direction'];
