@@ -92,6 +92,7 @@ export const configSchema = z
 
     // Realtime push (realtime/)
     WS_MAX_CONNECTIONS: int(1, 1_000_000, 10_000),
+    SSE_MAX_CONNECTIONS: int(1, 1_000_000, 10_000),
     WS_BUFFER_MAX_BYTES: int(1024, 1024 ** 3, 4 * 1024 * 1024),
     WS_PING_INTERVAL_MS: int(1000, 3_600_000, 30_000),
     WS_IDLE_TIMEOUT_MS: int(0, 86_400_000, 0),

@@ -55,6 +55,8 @@ export class SseStreams implements OnModuleDestroy {
       // Message streams (inbox/outbox) do not exist on this platform: leave them to the 404.
       if (/\/(inbox|outbox)(\/|$)/.test(path)) return next();
       try {
+        // Each stream holds a socket and a journal subscription: bounded like WebSockets.
+        if (this.open.size >= this.config.get('SSE_MAX_CONNECTIONS')) throw tooManyStreams();
         if (policies) this.policyStream(req, res);
         else this.stream(req, res);
       } catch (err) {
@@ -229,4 +231,14 @@ function acceptsEventStream(accept: string | undefined): boolean {
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+function tooManyStreams(): DomainError {
+  return new DomainError(
+    503,
+    'gateway:service.unavailable',
+    'Too many open event streams.',
+    'Try again later; SSE_MAX_CONNECTIONS bounds the streams one instance serves.',
+    { 'Retry-After': '1' },
+  );
 }

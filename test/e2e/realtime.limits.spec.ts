@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Socket } from 'node:net';
 import { authContext } from '../../src/auth/auth-context.js';
+import { SseStreams } from '../../src/realtime/sse-streams.js';
 import { WsSessions } from '../../src/realtime/ws-sessions.js';
 import type { TwinCommand } from '../../src/twins/twin.types.js';
 import { TwinsService } from '../../src/twins/twins.service.js';
-import { testUser } from '../support/auth.js';
+import { authHeaders, testUser } from '../support/auth.js';
 import { createTestDatabase } from '../support/database.js';
-import { DittoSocket, startInstance, until, type Instance } from './realtime.support.js';
+import { DittoSocket, SseClient, startInstance, until, type Instance } from './realtime.support.js';
 
 /**
  * What keeps /ws/2 safe: a bounded outbound buffer per connection (a client that stops reading is
@@ -107,6 +108,24 @@ describe('connections', () => {
     await until('the slot to free', () => app.app.get(WsSessions).size === 2);
     const again = await DittoSocket.open(app.wsUrl);
     await Promise.all([...open.slice(1), again].map((c) => c.close()));
+  });
+
+  it('refuses event streams beyond SSE_MAX_CONNECTIONS with 503 in Ditto’s error JSON', async () => {
+    const capped = await startInstance(database.url, { SSE_MAX_CONNECTIONS: '2' });
+    try {
+      const url = `${capped.baseUrl}/api/2/things`;
+      const open = await Promise.all([1, 2].map(() => SseClient.open(url)));
+      const refused = await fetch(url, { headers: { ...authHeaders(), Accept: 'text/event-stream' } });
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(((await refused.json()) as { error: string }).error).toBe('gateway:service.unavailable');
+      open[0].close();
+      await until('the slot to free', () => capped.app.get(SseStreams).size === 1);
+      const again = await SseClient.open(url);
+      for (const c of [open[1], again]) c.close();
+    } finally {
+      await capped.close();
+    }
   });
 
   it('terminates a client that does not answer pings and keeps one that does', async () => {
