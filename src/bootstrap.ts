@@ -7,6 +7,7 @@ import { AppModule } from './app.module.js';
 import { authMiddleware, dashboardSecurityHeaders } from './auth/auth.middleware.js';
 import { AuthService } from './auth/auth.service.js';
 import { corsMiddleware } from './auth/cors.js';
+import { RequestRate } from './auth/request-rate.js';
 import { repeatedQueryParameters } from './common/query-params.js';
 import { rawBodyCollector } from './common/raw-body.js';
 import { ConfigService } from './config/config.service.js';
@@ -35,6 +36,7 @@ export async function createApp(config: ConfigService): Promise<INestApplication
   // CORS before authentication, as preflights carry no credentials.
   app.use(corsMiddleware(config.get('CORS_ORIGINS')));
   app.use(authMiddleware(app.get(AuthService)));
+  app.use(app.get(RequestRate).middleware());
   app.use(repeatedQueryParameters());
   app.use(dashboardSecurityHeaders());
   app.use(rawBodyCollector(limit));

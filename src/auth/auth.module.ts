@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthService } from './auth.service.js';
 import { GeneratedUserRepository } from './generated-user.repository.js';
+import { RequestRate } from './request-rate.js';
 import { WhoAmIController } from './whoami.controller.js';
 
 /**
@@ -8,8 +9,8 @@ import { WhoAmIController } from './whoami.controller.js';
  * bootstrap), WebSocket upgrades the realtime module's authenticator; both ask AuthService.
  */
 @Module({
-  providers: [AuthService, GeneratedUserRepository],
+  providers: [AuthService, GeneratedUserRepository, RequestRate],
   controllers: [WhoAmIController],
-  exports: [AuthService],
+  exports: [AuthService, RequestRate],
 })
 export class AuthModule {}

@@ -126,6 +126,7 @@ export const configSchema = z
     AUTH_PRE_AUTHENTICATED: flag(false),
     AUTH_ANONYMOUS: flag(false),
     AUTH_FAILURE_LIMIT: int(1, 1_000_000, 20),
+    RATE_LIMIT_PER_SECOND: int(0, 10_000_000, 5000),
     // Origins (scheme://host[:port]) allowed to open /ws/2 from a browser besides the platform's own; `*` for any.
     CORS_ORIGINS: z.string().default(''),
   })

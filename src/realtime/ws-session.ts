@@ -37,6 +37,8 @@ const NOOP_CONTROLS = new Set(
 
 export interface SessionDeps extends StreamDeps {
   commands: TwinCommandExecutor;
+  /** The subject's request budget (RATE_LIMIT_PER_SECOND): undefined to go on, else the 429. */
+  rate: (subject: string) => Promise<DomainError | undefined>;
   idleTimeoutMs: number;
   logger: Logger;
 }
@@ -245,6 +247,11 @@ export class WsSession {
   }
 
   private async runCommand(cmd: ProtocolCommand): Promise<void> {
+    const refused = await this.deps.rate(this.principal.defaultSubject);
+    if (refused) {
+      this.send(errorEnvelope(entityOf(cmd), cmd.correlationId, refused));
+      return;
+    }
     const write = cmd.action !== 'retrieve';
     if (write) this.inFlight.set(cmd.correlationId, (this.inFlight.get(cmd.correlationId) ?? 0) + 1);
     let seq: string | undefined;

@@ -1,3 +1,4 @@
+import { RequestRate } from '../auth/request-rate.js';
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
@@ -36,6 +37,7 @@ export class WsSessions implements OnModuleDestroy {
     @Inject(JournalFeed) private readonly feed: JournalFeed,
     @Inject(ThingStates) private readonly states: ThingStates,
     @Inject(TwinCommandExecutor) private readonly commands: TwinCommandExecutor,
+    @Inject(RequestRate) private readonly rate: RequestRate,
     @Inject(WsAuthenticator) private readonly authenticator: WsAuthenticator,
     @Inject(PolicyEnforcers) private readonly enforcers: PolicyEnforcers,
   ) {}
@@ -92,6 +94,7 @@ export class WsSessions implements OnModuleDestroy {
         enforcers: this.enforcers,
         limit: this.config.get('WS_BUFFER_MAX_BYTES'),
         commands: this.commands,
+        rate: (subject) => this.rate.take(subject),
         idleTimeoutMs: this.config.get('WS_IDLE_TIMEOUT_MS'),
         logger: this.logger,
       },
