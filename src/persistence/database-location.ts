@@ -27,6 +27,8 @@ export class DatabaseLocation {
   }
 
   async stop(): Promise<void> {
-    await this.embedded?.stop();
+    if (!this.embedded) return;
+    await this.embedded.stop();
+    new Logger('EmbeddedPostgres').log('embedded PostgreSQL stopped');
   }
 }

