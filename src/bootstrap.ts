@@ -11,6 +11,7 @@ import { RequestRate } from './auth/request-rate.js';
 import { repeatedQueryParameters } from './common/query-params.js';
 import { rawBodyCollector } from './common/raw-body.js';
 import { ConfigService } from './config/config.service.js';
+import { DatabaseLocation } from './persistence/database-location.js';
 import { installRealtimeHttp } from './realtime/realtime.http.js';
 
 const LEVELS: Record<string, LogLevel[]> = {
@@ -42,7 +43,6 @@ export async function createApp(config: ConfigService): Promise<INestApplication
   app.use(rawBodyCollector(limit));
   app.useWebSocketAdapter(new WsAdapter(app));
   installRealtimeHttp(app);
-  app.enableShutdownHooks();
   const doc = new DocumentBuilder()
     .setTitle('Twin platform')
     .setDescription("Digital twins with Eclipse Ditto's HTTP API v2 on PostgreSQL")
@@ -50,4 +50,14 @@ export async function createApp(config: ConfigService): Promise<INestApplication
     .build();
   SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc));
   return app;
+}
+
+/**
+ * Closes the application, then stops the embedded PostgreSQL it started (if any): last, when no
+ * feature can still need it (the ingest commits its last batches while closing).
+ */
+export async function closeApp(app: INestApplication): Promise<void> {
+  const location = app.get(DatabaseLocation);
+  await app.close();
+  await location.stop();
 }

@@ -1,4 +1,4 @@
-import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ConfigService } from '../config/config.service.js';
 import { dataSourceOptions } from './data-source.options.js';
@@ -16,14 +16,12 @@ import { TransactionRunner } from './transaction.js';
   ],
   exports: [DatabaseLocation],
 })
-class DatabaseLocationModule implements OnApplicationShutdown {
-  constructor(@Inject(DatabaseLocation) private readonly location: DatabaseLocation) {}
-
-  // Runs after TypeORM closed its pool (module destroy), so the embedded server stops last.
-  async onApplicationShutdown(): Promise<void> {
-    await this.location.stop();
-  }
-}
+/**
+ * An embedded PostgreSQL is stopped by closeApp() (bootstrap.ts) once the whole application has
+ * closed, not by a shutdown hook: hooks run module by module, and features still using the
+ * database would find it gone.
+ */
+class DatabaseLocationModule {}
 
 @Global()
 @Module({
@@ -32,7 +30,8 @@ class DatabaseLocationModule implements OnApplicationShutdown {
     TypeOrmModule.forRootAsync({
       inject: [ConfigService, DatabaseLocation],
       useFactory: (config: ConfigService, location: DatabaseLocation) => ({
-        ...dataSourceOptions(location.url, config.get('DATABASE_POOL_SIZE')),
+        // TypeORM runs the migrations; queries go through TransactionRunner's own pools.
+        ...dataSourceOptions(location.url, 1),
         // Schema changes only through migrations, applied at boot.
         migrationsRun: true,
         migrationsTransactionMode: 'each' as const,

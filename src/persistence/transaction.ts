@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { Errors } from '../common/errors.js';
@@ -12,15 +12,23 @@ export interface Tx {
 
 /** Lets a service group repository calls in one transaction without touching TypeORM itself. */
 @Injectable()
-export class TransactionRunner implements OnModuleDestroy {
+export class TransactionRunner implements OnApplicationShutdown {
   private queryPool?: pg.Pool;
   private readonly logger = new Logger('Database');
+  /**
+   * The app's own pool (DATABASE_POOL_SIZE). TypeORM only runs the migrations at boot; going
+   * through its driver at runtime would need its private pool and add nothing.
+   */
+  private readonly pool: pg.Pool;
 
   constructor(
-    @Inject(DataSource) private readonly dataSource: DataSource,
+    // Injected so the migrations have run before the first query here.
+    @Inject(DataSource) _migrated: DataSource,
     @Inject(DatabaseLocation) private readonly location: DatabaseLocation,
     @Inject(ConfigService) private readonly config: ConfigService,
-  ) {}
+  ) {
+    this.pool = this.createPool(config.get('DATABASE_POOL_SIZE'), 'twin-platform');
+  }
 
   /**
    * One READ COMMITTED transaction on a connection of the driver's pool. Not TypeORM's
@@ -65,24 +73,22 @@ export class TransactionRunner implements OnModuleDestroy {
   }
 
   private createQueryPool(): pg.Pool {
-    const pool = new pg.Pool({
-      connectionString: this.location.url,
-      max: this.config.get('QUERY_POOL_SIZE'),
+    return this.createPool(this.config.get('QUERY_POOL_SIZE'), 'twin-platform-query', {
       statement_timeout: this.config.get('QUERY_TIMEOUT_MS'),
-      application_name: 'twin-platform-query',
     });
+  }
+
+  private createPool(max: number, name: string, extra: pg.PoolConfig = {}): pg.Pool {
+    const pool = new pg.Pool({ connectionString: this.location.url, max, application_name: name, ...extra });
     // An idle connection the server dropped (a restart) is replaced on the next query; without a
     // listener its error event would end the process.
-    pool.on('error', (err) => this.logger.warn(`query pool connection lost: ${err.message}`));
+    pool.on('error', (err) => this.logger.warn(`${name}: connection lost: ${err.message}`));
     return pool;
   }
 
-  async onModuleDestroy(): Promise<void> {
-    await this.queryPool?.end();
-  }
-
-  private get pool(): pg.Pool {
-    return (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+  /** After every feature drained (they may still commit in beforeApplicationShutdown). */
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([this.pool.end(), this.queryPool?.end()]);
   }
 
   private readonly boundedTx: Tx = {
