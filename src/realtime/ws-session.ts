@@ -1,5 +1,4 @@
 import type { Logger } from '@nestjs/common';
-import type { Socket } from 'node:net';
 import { WebSocket, type RawData } from 'ws';
 import { DomainError, toDomainError } from '../common/domain-error.js';
 import type { JournalEntry } from '../journal/journal.types.js';
@@ -16,6 +15,7 @@ import { EventStream, type StreamDeps, type StreamSink } from './event-stream.js
 import { parseEventId, parseStreamSpec } from './stream-spec.js';
 import { wireWithExtra } from './twin-event.js';
 import type { WsPrincipal } from './ws-authenticator.js';
+import { socketOf } from './ws-socket.js';
 import type { TwinCommandExecutor } from './ws-commands.js';
 
 /** Close codes of /ws/2 (documented in README ## Realtime). */
@@ -76,9 +76,9 @@ export class WsSession {
       },
       // A Buffer is sent as a text frame as it is: encoded once per event, not once per socket.
       send: (data, track) => ws.send(data, { binary: false }, track ? this.flushed : undefined),
-      // ws has no public cork: its socket does, and a corked batch leaves in one write.
-      cork: () => (ws as unknown as { _socket?: Socket })._socket?.cork(),
-      uncork: () => (ws as unknown as { _socket?: Socket })._socket?.uncork(),
+      // A corked batch leaves in one write.
+      cork: () => socketOf(ws)?.cork(),
+      uncork: () => socketOf(ws)?.uncork(),
       drained: () => this.drained(),
       overflow: () => this.close(CLOSE_BACKPRESSURE, 'backpressure: resume with from-event-id'),
     };
