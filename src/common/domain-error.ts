@@ -39,11 +39,41 @@ export interface DittoErrorBody {
  */
 export function toDomainError(err: unknown, log: (details: string) => void): DomainError {
   if (err instanceof DomainError) return err;
+  if (databaseAway(err)) {
+    return new DomainError(
+      503,
+      'gateway:service.unavailable',
+      'The database is not reachable right now.',
+      'Retry shortly; nothing was changed by this request.',
+      { 'Retry-After': '1' },
+    );
+  }
   log(err instanceof Error ? (err.stack ?? err.message) : String(err));
   return new DomainError(
     500,
     'gateway:internalerror',
     'There was a rare case of an unexpected internal error.',
     'Please contact the service team, or try again later.',
+  );
+}
+
+/** SQLSTATEs of a server shutting down or refusing connections, and the connection classes. */
+const AWAY_SQLSTATES = new Set(['57P01', '57P02', '57P03']);
+const AWAY_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND']);
+
+/**
+ * Whether a failure is the database being away (restarting, unreachable) rather than a fault of
+ * the request or of this code: the client may simply retry, so it is a 503, not a 500.
+ */
+function databaseAway(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (AWAY_SQLSTATES.has(code) || code.startsWith('08') || AWAY_ERRNOS.has(code)) return true;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  // node-postgres reports a dropped or refused connection without a code.
+  return (
+    message.startsWith('Connection terminated') ||
+    message.includes('timeout exceeded when trying to connect') ||
+    message === 'Client has encountered a connection error and is not queryable'
   );
 }

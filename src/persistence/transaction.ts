@@ -38,6 +38,13 @@ export class TransactionRunner implements OnApplicationShutdown {
   async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // The server may drop the connection between two statements (a restart): node-postgres then
+    // emits 'error' on the client, which must not go unheard (it would end the process); the next
+    // statement fails, the transaction with it, and the connection leaves the pool.
+    const onError = (err: Error): void => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       const result = await work(onClient(client));
@@ -50,6 +57,7 @@ export class TransactionRunner implements OnApplicationShutdown {
       });
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
