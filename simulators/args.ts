@@ -23,7 +23,7 @@ Runs a fleet of simulated MQTT devices against a broker (see simulators/README.m
   --out-of-order-rate <p>     probability a reading is held back behind a newer one (default 0)
   --malformed-rate <p>        probability a malformed message accompanies a reading (default 0)
   --disconnect-every <s>      drop each connection without DISCONNECT this often (Last Will fires)
-  --username <u>              broker user (default $MQTT_USERNAME)
+  --username <u>              broker user (default $MQTT_USERNAME; with only a password, each device's thingId)
   --password <p>              broker password (default $MQTT_PASSWORD)
   --clean                     use clean sessions (default: persistent sessions)
   --json                      print the final summary as JSON

@@ -97,7 +97,8 @@ export class SimulatedDevice {
       const client = connect(broker, {
         clientId: thingId,
         clean,
-        username,
+        // A device signs in as itself: with a password but no user name, its thingId is the name.
+        username: username ?? (password === undefined ? undefined : thingId),
         password,
         reconnectPeriod: reconnectPeriodMs,
         connectTimeout: Math.min(connectTimeoutMs, 30_000),

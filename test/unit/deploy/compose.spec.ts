@@ -1,10 +1,11 @@
+import { pbkdf2Sync, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import bcrypt from 'bcryptjs';
 import { CORE_SCHEMA, load, mergeTag } from 'js-yaml';
 import { parseHtpasswd } from '../../../src/auth/credentials.js';
-import { DEFAULT_NAMESPACE as SIMULATOR_NAMESPACE } from '../../../simulators/contract.js';
+import { DEFAULT_NAMESPACE as SIMULATOR_NAMESPACE, thingIdFor } from '../../../simulators/contract.js';
 
 /**
  * No Docker engine runs where the tests run, so docker-compose.yml is checked on paper: what a
@@ -77,6 +78,47 @@ function imageName(image: string): { repository: string; tag: string } {
 function mountOf(service: Service, target: string): string | undefined {
   const volume = (service.volumes ?? []).find((v) => v.split(':')[1] === target);
   return volume?.split(':')[0].replace(/^\.\//, '');
+}
+
+/** deploy/mosquitto/dynamic-security.json: Mosquitto's dynamic security plugin's users and topics. */
+interface DynSec {
+  defaultACLAccess: Record<string, boolean>;
+  clients: {
+    username: string;
+    clientid?: string;
+    password: string;
+    salt: string;
+    iterations: number;
+    roles: { rolename: string }[];
+  }[];
+  roles: { rolename: string; acls: { acltype: string; topic: string; allow: boolean }[] }[];
+}
+
+/** The plugin's check: PBKDF2-SHA512 of the password with the client's salt and iterations. */
+function mosquittoLogin(dynsec: DynSec, username: string, password: string) {
+  const client = dynsec.clients.find((c) => c.username === username);
+  if (!client) return undefined;
+  const hash = Buffer.from(client.password, 'base64');
+  const tried = pbkdf2Sync(
+    password,
+    Buffer.from(client.salt, 'base64'),
+    client.iterations,
+    hash.length,
+    'sha512',
+  );
+  if (!timingSafeEqual(tried, hash)) return undefined;
+  const names = new Set(client.roles.map((r) => r.rolename));
+  const acls = dynsec.roles.filter((r) => names.has(r.rolename)).flatMap((r) => r.acls);
+  /** Allowed topics by ACL type, e.g. grants.publishClientSend. */
+  const grants: Record<string, string[]> = {};
+  for (const acl of acls) if (acl.allow) (grants[acl.acltype] ??= []).push(acl.topic);
+  for (const list of Object.values(grants)) list.sort();
+  return { clientid: client.clientid, grants };
+}
+
+/** A `key value` line of a Mosquitto config file. */
+function confValue(conf: string, key: string): string | undefined {
+  return new RegExp(`^${key} (.+)$`, 'm').exec(conf)?.[1];
 }
 
 describe('docker-compose.yml', () => {
@@ -185,6 +227,89 @@ describe('docker-compose.yml', () => {
     expect(new URL(command[command.indexOf('--broker') + 1]).hostname).toBe(serviceOf('eclipse-mosquitto'));
     // The image's HEALTHCHECK probes the platform's HTTP port, which the simulators do not serve.
     expect(simulators.healthcheck?.disable).toBe(true);
+  });
+
+  describe('Mosquitto: no anonymous clients, each device on its own topics', () => {
+    const mosquitto = compose.services[serviceOf('eclipse-mosquitto')];
+    const conf = read('deploy/mosquitto/mosquitto.conf');
+    const dynsecPath = confValue(conf, 'plugin_opt_config_file') ?? '';
+    const dynsecFile = mountOf(mosquitto, dynsecPath);
+    const dynsec = JSON.parse(read(dynsecFile ?? 'missing')) as DynSec;
+
+    it("refuses anonymous clients and mounts the dynamic security plugin's file where the config says", () => {
+      expect(confValue(conf, 'allow_anonymous')).toBe('false');
+      // Where the eclipse-mosquitto image installs the plugin.
+      expect(confValue(conf, 'plugin')).toBe('/usr/lib/mosquitto_dynamic_security.so');
+      expect(dynsecFile).toBe('deploy/mosquitto/dynamic-security.json');
+      expect((mosquitto.volumes ?? []).find((v) => v.includes(dynsecPath))).toMatch(/:ro$/);
+      // What no role grants is refused.
+      expect(dynsec.defaultACLAccess).toEqual({
+        publishClientSend: false,
+        publishClientReceive: false,
+        subscribe: false,
+        unsubscribe: true,
+      });
+    });
+
+    it("lets the platform log in with MQTT_URL's credentials, to its shared subscription and desired state only", () => {
+      const vars = env(platform);
+      const url = new URL(vars.MQTT_URL);
+      const login = mosquittoLogin(
+        dynsec,
+        decodeURIComponent(url.username),
+        decodeURIComponent(url.password),
+      );
+
+      expect(login?.grants).toEqual({
+        // MqttConnection.filter on an external broker.
+        subscribeLiteral: [`$share/${vars.MQTT_SHARE_GROUP}/things/#`],
+        unsubscribeLiteral: [`$share/${vars.MQTT_SHARE_GROUP}/things/#`],
+        publishClientReceive: ['things/#'],
+        publishClientSend: ['things/+/desired'],
+      });
+      // Any replica's client id (MQTT_CLIENT_ID differs per replica).
+      expect(login?.clientid).toBeUndefined();
+    });
+
+    it("logs in the health check with a user that reads only Mosquitto's version", () => {
+      const test = mosquitto.healthcheck?.test as string[];
+      const arg = (flag: string) => interpolate(test[test.indexOf(flag) + 1]);
+      const login = mosquittoLogin(dynsec, arg('-u'), arg('-P'));
+
+      expect(arg('-t')).toBe('$SYS/broker/version');
+      expect(login?.grants).toEqual({
+        subscribeLiteral: ['$SYS/broker/version'],
+        publishClientReceive: ['$SYS/broker/version'],
+      });
+    });
+
+    it('has a user for every simulated device: username = client id = thingId, on its own topics only', () => {
+      const simulators = compose.services.simulators;
+      const command = simulators.command as string[];
+      const flag = (name: string) =>
+        command.includes(name) ? command[command.indexOf(name) + 1] : undefined;
+      const devices = Number(flag('--devices'));
+      const first = Number(flag('--first') ?? 1);
+      const namespace = flag('--namespace') ?? SIMULATOR_NAMESPACE;
+      const profile = (flag('--profile') ?? 'energy') as 'energy';
+      const password = env(simulators).MQTT_PASSWORD;
+
+      expect(devices).toBeGreaterThan(0);
+      for (let n = first; n < first + devices; n++) {
+        const id = thingIdFor(namespace, profile, n);
+        const login = mosquittoLogin(dynsec, id, password);
+        expect({ id, clientid: login?.clientid, grants: login?.grants }).toEqual({
+          id,
+          clientid: id,
+          grants: {
+            publishClientSend: [`things/${id}/ditto`, `things/${id}/status`, `things/${id}/telemetry`],
+            subscribeLiteral: [`things/${id}/desired`],
+            subscribePattern: [`things/${id}/inbox/#`],
+            publishClientReceive: [`things/${id}/desired`, `things/${id}/inbox/#`],
+          },
+        });
+      }
+    });
   });
 });
 
