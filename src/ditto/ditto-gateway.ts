@@ -9,6 +9,8 @@ import {
 } from '@eclipse-ditto/ditto-javascript-client-node';
 import { httpAuth } from './ditto-auth.js';
 import type { DittoSettings } from './ditto-settings.js';
+import type { PolicyJson } from '../policies/model/policy.types.js';
+import { policyBody } from './policy-ops.js';
 import type { ThingJson, WireOp } from './sync-ops.js';
 
 /** Why a call to Ditto failed, as the sync must react to it. */
@@ -38,6 +40,7 @@ const PAGE = 200;
 export class DittoGateway {
   private readonly client: DittoHttpClient;
   private readonly sender: RequestSender;
+  private readonly policySender: RequestSender;
 
   constructor(private readonly settings: DittoSettings) {
     const tls = settings.tls
@@ -49,12 +52,56 @@ export class DittoGateway {
     this.sender = (
       this.client.getThingsHandle() as unknown as { requestFactory: RequestSender }
     ).requestFactory;
+    this.policySender = (
+      this.client.getPoliciesHandle() as unknown as { requestFactory: RequestSender }
+    ).requestFactory;
   }
 
   async send(op: WireOp, correlationId: string): Promise<void> {
     const options = DefaultMatchOptions.getInstance().addHeader('correlation-id', correlationId);
     if (op.verb === 'PATCH') options.addHeader('Content-Type', 'application/merge-patch+json');
-    await this.call(op.verb, op.thingId, op.path, options, op.body);
+    await this.call(this.sender, op.verb, op.thingId, op.path, options, op.body);
+  }
+
+  /**
+   * Gives Ditto the whole policy. `createOnly` (If-None-Match: *) leaves a policy Ditto has
+   * alone and answers false then.
+   */
+  async putPolicy(
+    policyId: string,
+    doc: PolicyJson,
+    correlationId: string,
+    createOnly = false,
+  ): Promise<boolean> {
+    const options = DefaultMatchOptions.getInstance().addHeader('correlation-id', correlationId);
+    if (createOnly) options.addHeader('If-None-Match', '*');
+    try {
+      await this.call(this.policySender, 'PUT', policyId, [], options, policyBody(doc));
+      return true;
+    } catch (err) {
+      if (createOnly && isRejected(err, 412)) return false;
+      throw err;
+    }
+  }
+
+  /** Deletes the policy in Ditto; one Ditto does not have counts as deleted. */
+  async deletePolicy(policyId: string, correlationId: string): Promise<void> {
+    const options = DefaultMatchOptions.getInstance().addHeader('correlation-id', correlationId);
+    try {
+      await this.call(this.policySender, 'DELETE', policyId, [], options);
+    } catch (err) {
+      if (!isRejected(err, 404)) throw err;
+    }
+  }
+
+  /** The policy as Ditto has it; null when Ditto has none (or does not let the sync read it). */
+  async getPolicy(policyId: string): Promise<unknown> {
+    try {
+      return await this.call(this.policySender, 'GET', policyId, [], DefaultMatchOptions.getInstance());
+    } catch (err) {
+      if (isRejected(err, 404)) return null;
+      throw err;
+    }
   }
 
   /** The whole thing as Ditto has it, with _revision and _modified; null when Ditto has none. */
@@ -69,34 +116,33 @@ export class DittoGateway {
       '_modified',
     );
     try {
-      return (await this.call('GET', thingId, [], options)) as ThingJson;
+      return (await this.call(this.sender, 'GET', thingId, [], options)) as ThingJson;
     } catch (err) {
-      if (err instanceof DittoCallError && err.failure.kind === 'rejected' && err.failure.status === 404) {
-        return null;
-      }
+      if (isRejected(err, 404)) return null;
       throw err;
     }
   }
 
-  /** Every thing id in the namespaces (all namespaces when empty), through Ditto's search. */
-  async listThingIds(namespaces: string[]): Promise<string[]> {
-    const ids: string[] = [];
+  /** Every thing in the namespaces (all namespaces when empty) with its policy, through Ditto's search. */
+  async listThings(namespaces: string[]): Promise<{ thingId: string; policyId?: string }[]> {
+    const things: { thingId: string; policyId?: string }[] = [];
     let cursor: string | undefined;
     do {
       let options = DefaultSearchOptions.getInstance()
-        .withFields('thingId')
+        .withFields('thingId', 'policyId')
         .withSort('+thingId')
         .withPageSize(PAGE);
       if (namespaces.length > 0) options = options.withNamespaces(...namespaces);
       if (cursor) options = options.withCursor(cursor);
       const page = await this.guard(this.client.getSearchHandle().search(options));
-      for (const item of page.items) ids.push(item.thingId);
+      for (const item of page.items) things.push({ thingId: item.thingId, policyId: item.policyId });
       cursor = page.cursor;
     } while (cursor);
-    return ids;
+    return things;
   }
 
   private async call(
+    sender: RequestSender,
     verb: string,
     thingId: string,
     path: string[],
@@ -104,7 +150,7 @@ export class DittoGateway {
     body?: unknown,
   ): Promise<unknown> {
     const response = await this.guard(
-      this.sender.fetchRequest({
+      sender.fetchRequest({
         verb,
         id: encodeSegment(thingId),
         path: path.length > 0 ? path.map(encodeSegment).join('/') : undefined,
@@ -134,6 +180,10 @@ export class DittoGateway {
       clearTimeout(timer);
     }
   }
+}
+
+function isRejected(err: unknown, status: number): boolean {
+  return err instanceof DittoCallError && err.failure.kind === 'rejected' && err.failure.status === status;
 }
 
 export function classify(err: unknown): DittoFailure {

@@ -8,7 +8,10 @@ import { DittoEventStream } from './ditto-events.js';
 import { DittoGateway } from './ditto-gateway.js';
 import type { DittoSettings } from './ditto-settings.js';
 import { applyEvent, reconcileThing } from './inbound.js';
+import type { LocalPolicies } from './local-policies.js';
 import { deliverEntry } from './outbound.js';
+import { policyKey } from './policy-ops.js';
+import { deliverPolicyEntry, reconcilePolicy } from './policy-sync.js';
 import { SyncContext } from './sync-context.js';
 import { CursorTracker, Lanes } from './sync-lanes.js';
 import { isEcho, namespaceFilter, type DittoEvent } from './sync-ops.js';
@@ -16,12 +19,19 @@ import { isEcho, namespaceFilter, type DittoEvent } from './sync-ops.js';
 /** How many read-but-unfinished changes may wait in memory; the rest waits in the journal. */
 const MAX_IN_MEMORY = 20_000;
 const PAGE = 500;
+/**
+ * Ditto sends no policy events over the WebSocket (only announcements), so a policy changed
+ * there is seen by reading it: each tracked policy once per round, a round this long after the
+ * previous one was queued (rounds never pile up: a policy queued already is not queued again).
+ */
+export const POLICY_POLL_MS = 10_000;
 
 export interface EngineDeps {
   journal: JournalService;
   twins: TwinsService;
   query: TwinsQueryService;
   search: SearchService;
+  policies: LocalPolicies;
   loadSynced(thingIds: string[]): Promise<Map<string, number>>;
 }
 
@@ -37,6 +47,8 @@ export class DittoSyncEngine {
   readonly tracker: CursorTracker;
   private readonly inScope: (thingId: string) => boolean;
   private readonly reconcileQueued = new Set<string>();
+  private readonly policyReconcileQueued = new Set<string>();
+  private policyTimer: NodeJS.Timeout | null = null;
   private readHead: string;
   private atHead = false;
   private queuedPass: Promise<boolean> | null = null;
@@ -64,6 +76,7 @@ export class DittoSyncEngine {
       deps.twins,
       deps.query,
       this.lanes,
+      deps.policies,
       {
         catchUp: () => this.catchUp(),
         loadSynced: async (id) => (await deps.loadSynced([id])).get(id),
@@ -84,10 +97,12 @@ export class DittoSyncEngine {
   start(): void {
     void this.catchUp();
     this.events.start();
+    this.schedulePolicyPoll();
   }
 
   stop(): void {
     this.stopped = true;
+    if (this.policyTimer) clearTimeout(this.policyTimer);
     this.events.stop();
     this.lanes.stop();
   }
@@ -123,9 +138,9 @@ export class DittoSyncEngine {
       if (this.tracker.unfinished >= MAX_IN_MEMORY) return (this.atHead = false);
       const page = await this.deps.journal.readAfter(this.readHead, PAGE);
       if (page.length === 0) return (this.atHead = true);
-      const unseen = [...new Set(page.filter((e) => e.entity !== 'policy').map((e) => e.thingId))].filter(
-        (id) => !this.ctx.known.has(id),
-      );
+      const unseen = [
+        ...new Set(page.map((e) => (e.entity === 'policy' ? policyKey(e.thingId) : e.thingId))),
+      ].filter((id) => !this.ctx.known.has(id));
       this.ctx.primeSynced(await this.deps.loadSynced(unseen));
       for (const entry of page) this.take(entry);
       if (page.length < PAGE) return (this.atHead = true);
@@ -135,8 +150,7 @@ export class DittoSyncEngine {
 
   private take(entry: JournalEntry): void {
     this.readHead = entry.seq;
-    // Policies are not synced to Ditto (yet): passed over, but counted as done for the cursor.
-    if (entry.entity === 'policy') return this.tracker.add(entry.seq, entry.timestamp)();
+    if (entry.entity === 'policy') return this.takePolicy(entry);
     const gone = entry.action === 'deleted' && entry.path === '/';
     this.ctx.known.set(entry.thingId, gone ? null : entry.revision);
     const policyId =
@@ -146,12 +160,51 @@ export class DittoSyncEngine {
     }
     const finished = this.tracker.add(entry.seq, entry.timestamp);
     if (!this.inScope(entry.thingId)) return finished();
+    if (entry.policyId) this.ctx.trackedPolicies.add(entry.policyId);
     this.lanes.push(entry.thingId, {
       kind: 'entry',
       path: parsePointer(entry.path),
       run: () => deliverEntry(this.ctx, entry),
       finished,
     });
+  }
+
+  /** A policy of a synced namespace, or one a synced thing links. */
+  private policyInScope(policyId: string): boolean {
+    return this.inScope(policyId) || this.ctx.trackedPolicies.has(policyId);
+  }
+
+  private takePolicy(entry: JournalEntry): void {
+    const finished = this.tracker.add(entry.seq, entry.timestamp);
+    if (!this.policyInScope(entry.thingId)) return finished();
+    this.ctx.trackedPolicies.add(entry.thingId);
+    this.lanes.push(policyKey(entry.thingId), {
+      kind: 'entry',
+      path: parsePointer(entry.path),
+      run: () => deliverPolicyEntry(this.ctx, entry),
+      finished,
+    });
+  }
+
+  private requestPolicyReconcile(policyId: string): void {
+    if (this.policyReconcileQueued.has(policyId)) return;
+    this.policyReconcileQueued.add(policyId);
+    this.lanes.push(policyKey(policyId), {
+      kind: 'reconcile',
+      run: () => {
+        this.policyReconcileQueued.delete(policyId);
+        return reconcilePolicy(this.ctx, policyId);
+      },
+    });
+  }
+
+  private schedulePolicyPoll(): void {
+    if (this.stopped) return;
+    this.policyTimer = setTimeout(() => {
+      for (const id of this.ctx.trackedPolicies) this.requestPolicyReconcile(id);
+      this.schedulePolicyPoll();
+    }, POLICY_POLL_MS);
+    this.policyTimer.unref();
   }
 
   private onEvent(e: DittoEvent): void {
@@ -180,10 +233,14 @@ export class DittoSyncEngine {
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
-      const ids = new Set([
-        ...(await this.gateway.listThingIds(namespaces)),
-        ...(await this.localIds(namespaces)),
-      ]);
+      const things = [
+        ...(await this.gateway.listThings(namespaces)),
+        ...(await this.localThings(namespaces)),
+      ];
+      const ids = new Set(things.map((t) => t.thingId));
+      for (const t of things)
+        if (t.policyId && this.inScope(t.thingId)) this.ctx.trackedPolicies.add(t.policyId);
+      for (const id of this.ctx.trackedPolicies) this.requestPolicyReconcile(id);
       for (const id of ids) if (this.inScope(id)) this.requestReconcile(id);
       this.reconcile = { ...this.reconcile, finishedAt: new Date().toISOString(), things: ids.size };
     } catch (err) {
@@ -193,18 +250,21 @@ export class DittoSyncEngine {
     }
   }
 
-  private async localIds(namespaces: string[]): Promise<string[]> {
-    const ids: string[] = [];
+  private async localThings(namespaces: string[]): Promise<{ thingId: string; policyId?: string }[]> {
+    const things: { thingId: string; policyId?: string }[] = [];
     let cursor: string | undefined;
     do {
       const page = await this.deps.search.search({
         namespaces: namespaces.length > 0 ? namespaces.join(',') : undefined,
-        fields: 'thingId',
+        fields: 'thingId,policyId',
         option: `sort(+thingId),size(200)${cursor ? `,cursor(${cursor})` : ''}`,
       });
-      for (const item of page.items) ids.push(String(item.thingId));
+      for (const item of page.items) {
+        const policyId = typeof item.policyId === 'string' ? item.policyId : undefined;
+        things.push({ thingId: String(item.thingId), policyId });
+      }
       cursor = page.cursor;
     } while (cursor);
-    return ids;
+    return things;
   }
 }

@@ -10,6 +10,8 @@ import { ConfigService } from '../config/config.service.js';
 import { JournalFeed, type FeedSubscription } from '../journal/journal-feed.js';
 import { JournalService } from '../journal/journal.service.js';
 import { DatabaseLocation } from '../persistence/database-location.js';
+import { PoliciesService } from '../policies/policies.service.js';
+import { PolicyCommands } from '../policies/policy-commands.service.js';
 import { TransactionRunner } from '../persistence/transaction.js';
 import { SearchService } from '../twins/search.service.js';
 import { TwinsQueryService } from '../twins/twins-query.service.js';
@@ -17,6 +19,7 @@ import { TwinsService } from '../twins/twins.service.js';
 import { dittoSettings, type DittoSettings } from './ditto-settings.js';
 import { DittoSyncEngine } from './ditto-sync.engine.js';
 import { DittoSyncRepository, type ThingSyncError } from './ditto-sync.repository.js';
+import { LocalPolicies } from './local-policies.js';
 
 /** Any constant; the replica holding this session lock is the one that syncs. */
 const SYNC_LOCK = 0x64697474; // "ditt"
@@ -72,6 +75,8 @@ export class DittoSyncService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(TwinsQueryService) private readonly query: TwinsQueryService,
     @Inject(SearchService) private readonly search: SearchService,
     @Inject(DatabaseLocation) private readonly location: DatabaseLocation,
+    @Inject(PoliciesService) private readonly policies: PoliciesService,
+    @Inject(PolicyCommands) private readonly policyCommands: PolicyCommands,
   ) {
     this.settings = dittoSettings(config.values);
   }
@@ -158,6 +163,7 @@ export class DittoSyncService implements OnApplicationBootstrap, OnApplicationSh
         twins: this.twins,
         query: this.query,
         search: this.search,
+        policies: new LocalPolicies(this.policies, this.policyCommands),
         loadSynced: (ids) => this.repo.syncedRevisions(this.tx.db, ids),
       },
       cursor,

@@ -1,6 +1,8 @@
 import { DomainError } from '../common/domain-error.js';
 import type { TwinCommand } from '../twins/twin.types.js';
 import { failureOf } from './outbound.js';
+import { policyIdLinked } from './policy-ops.js';
+import { policyBeforeLocalThing, policyBeforeThing } from './policy-sync.js';
 import type { SyncContext } from './sync-context.js';
 import type { ItemResult } from './sync-lanes.js';
 import {
@@ -24,6 +26,8 @@ const APPLY_ATTEMPTS = 5;
  * newest revision read from the journal keeps a local change not read yet from slipping in.
  */
 export async function applyEvent(ctx: SyncContext, ev: DittoEvent): Promise<ItemResult> {
+  const waiting = await policyBeforeLocalThing(ctx, ev.thingId, policyIdLinked(ev));
+  if (waiting) return waiting;
   for (let attempt = 0; attempt < APPLY_ATTEMPTS; attempt++) {
     const revision = await ctx.knownRevision(ev.thingId);
     const contested = [...ctx.lanes.pendingPaths(ev.thingId), ...ctx.inFlightPaths(ev.thingId)];
@@ -90,6 +94,9 @@ export async function reconcileThing(ctx: SyncContext, thingId: string): Promise
       ? removeLocal(ctx, thingId, local.revision)
       : exportLocal(ctx, thingId, local);
   const want = content(remote) as ThingJson;
+  const linked = policyIdLinked({ action: 'modified', path: [], value: want });
+  const waiting = await policyBeforeLocalThing(ctx, thingId, linked);
+  if (waiting) return waiting;
   if (local && sameJson(want, content(local.view))) return { done: true };
   try {
     await ctx.twins.apply({
@@ -132,6 +139,9 @@ async function exportLocal(
   thingId: string,
   local: { revision: number; view: Record<string, unknown> },
 ): Promise<ItemResult> {
+  const policyId = typeof local.view.policyId === 'string' ? local.view.policyId : undefined;
+  const waiting = await policyBeforeThing(ctx, thingId, local.revision, policyId);
+  if (waiting) return waiting;
   try {
     await ctx.send(
       { verb: 'PUT', thingId, path: [], body: content(local.view) },

@@ -1,5 +1,7 @@
 import type { JournalEntry } from '../journal/journal.types.js';
 import { DittoCallError, type DittoFailure } from './ditto-gateway.js';
+import { policyIdLinked } from './policy-ops.js';
+import { policyBeforeThing } from './policy-sync.js';
 import type { SyncContext } from './sync-context.js';
 import type { ItemResult } from './sync-lanes.js';
 import { content, correlationIdFor, needsIdentity, toWireOp, withIdentity } from './sync-ops.js';
@@ -18,6 +20,9 @@ export async function deliverEntry(ctx: SyncContext, entry: JournalEntry): Promi
   }
   let op = toWireOp(entry);
   if (needsIdentity(op)) op = withIdentity(op, await ctx.policyIdOf(entry.thingId));
+  const policyId = policyIdLinked({ action: op.verb, path: op.path, value: op.body });
+  const waiting = await policyBeforeThing(ctx, entry.thingId, entry.revision, policyId);
+  if (waiting) return waiting;
   try {
     await ctx.send(op, correlationIdFor(entry));
     ctx.delivered(entry.thingId, entry.revision);
@@ -42,6 +47,9 @@ async function repair(ctx: SyncContext, entry: JournalEntry): Promise<ItemResult
     ctx.delivered(entry.thingId, entry.revision);
     return { done: true };
   }
+  const policyId = typeof local.view.policyId === 'string' ? local.view.policyId : undefined;
+  const waiting = await policyBeforeThing(ctx, entry.thingId, entry.revision, policyId);
+  if (waiting) return waiting;
   try {
     await ctx.send(
       {

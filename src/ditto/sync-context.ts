@@ -4,6 +4,7 @@ import type { TwinsQueryService } from '../twins/twins-query.service.js';
 import type { TwinsService } from '../twins/twins.service.js';
 import type { DittoFailure, DittoGateway } from './ditto-gateway.js';
 import type { ThingSyncError } from './ditto-sync.repository.js';
+import type { LocalPolicies } from './local-policies.js';
 import type { ItemResult, Lanes } from './sync-lanes.js';
 import type { DittoEvent, WireOp } from './sync-ops.js';
 
@@ -12,6 +13,9 @@ export interface SyncStats {
   eventsApplied: number;
   echoesIgnored: number;
   reconciled: number;
+  /** Policies given to Ditto, and policies taken over from Ditto. */
+  policiesDelivered: number;
+  policiesApplied: number;
   retries: number;
   lastDeliveredAt: string | null;
   lastFailure: { message: string; at: string } | null;
@@ -48,6 +52,8 @@ export class SyncContext {
     eventsApplied: 0,
     echoesIgnored: 0,
     reconciled: 0,
+    policiesDelivered: 0,
+    policiesApplied: 0,
     retries: 0,
     lastDeliveredAt: null,
     lastFailure: null,
@@ -62,6 +68,13 @@ export class SyncContext {
   readonly known = new Map<string, number | null>();
   /** The policyId per thing as the journal reader last saw it set. */
   readonly policies = new Map<string, string>();
+  /**
+   * Policies the sync keeps the same on both sides besides those of synced namespaces: the ones
+   * synced things link. Ditto sends no policy events, so these are the ones polled.
+   */
+  readonly trackedPolicies = new Set<string>();
+  /** Policies known to exist in Ditto, so a thing linking one is not preceded by its policy again. */
+  readonly policiesInDitto = new Set<string>();
   /** Changes sent to Ditto whose own event has not come back yet, by correlation id. */
   private readonly unechoed = new Map<string, { thingId: string; path: string[]; at: number }>();
 
@@ -70,6 +83,7 @@ export class SyncContext {
     readonly twins: TwinsService,
     private readonly query: TwinsQueryService,
     readonly lanes: Lanes,
+    readonly localPolicies: LocalPolicies,
     private readonly hooks: SyncHooks,
     private readonly backoff: (attempt: number) => number,
   ) {}
@@ -118,9 +132,18 @@ export class SyncContext {
     if (this.failing.delete(thingId)) this.dirtyErrors.set(thingId, null);
   }
 
-  /** Ditto refused the change for good: recorded for the status, and the thing moves on. */
-  rejected(thingId: string, revision: number, f: Extract<DittoFailure, { kind: 'rejected' }>): void {
-    this.markSynced(thingId, revision);
+  /**
+   * Ditto refused the change for good: recorded for the status, and the thing moves on. `advance`
+   * false leaves the synced revision alone, for a policy whose refusal must not read as "Ditto had
+   * it" later (the reconcile would take Ditto's absence for a deletion there).
+   */
+  rejected(
+    thingId: string,
+    revision: number,
+    f: Extract<DittoFailure, { kind: 'rejected' }>,
+    advance = true,
+  ): void {
+    if (advance) this.markSynced(thingId, revision);
     this.failing.add(thingId);
     const at = new Date().toISOString();
     this.dirtyErrors.set(thingId, {
@@ -156,6 +179,11 @@ export class SyncContext {
 
   requestReconcile(thingId: string): void {
     this.hooks.requestReconcile(thingId);
+  }
+
+  /** Reads the journal to its head: false when the backlog is too large to hold in memory. */
+  catchUp(): Promise<boolean> {
+    return this.hooks.catchUp();
   }
 
   async local(thingId: string): Promise<LocalThing | null> {

@@ -104,6 +104,11 @@ export class PoliciesService {
     );
   }
 
+  /** The stored policy as committed, null when there is none (for the Ditto sync's comparisons). */
+  find(policyId: string): Promise<StoredPolicy | null> {
+    return this.repo.findOne(this.tx.db, policyId);
+  }
+
   async exists(tx: Tx, policyId: string): Promise<boolean> {
     return (await this.repo.revisions(tx, [policyId])).has(policyId);
   }

@@ -20,7 +20,9 @@ export const SYNC_USER = {
 
 /**
  * A second instance of the platform standing in for Eclipse Ditto (its /api/2 and /ws/2 are
- * Ditto's), with authentication on (the test users, unless `env` configures it). It can be
+ * Ditto's: things, policies with Ditto's rules — a thing linking a missing policy gets a default
+ * one, a policy must keep an administrator — and twin events only, no policy events on /ws/2),
+ * with authentication on (the test users, unless `env` configures it). It can be
  * stopped and started again on the same database. Every HTTP request the sync sends it (those
  * that arrive through a proxy of `openProxy()`; the test's own go to `baseUrl` directly) is
  * checked against Ditto's OpenAPI spec and must carry SYNC_USER's credentials; close() fails the
