@@ -6,21 +6,26 @@ import { ConfigService } from '../src/config/config.service.js';
 import { benchAuthEnv } from './auth.js';
 
 /**
- * A benchmark target, run as a child process: `app` is the platform as `npm start` runs it
- * (authentication on, with the bench user);
- * `raw` is the baseline — bare node:http and pg answering the same rows with one query each.
+ * A benchmark target, run as a child process:
+ * - `app` is the platform as `npm start` runs it: authentication on (the bench user), policies
+ *   enforced on every read and search;
+ * - `anon` is the same platform with AUTH_ANONYMOUS=true: no credentials checked, no policy
+ *   enforced (the demo mode), the comparison point for what enforcement costs;
+ * - `raw` is the baseline — bare node:http and pg answering the same rows with one query each.
  */
 const mode = process.argv[2];
 const url = process.env.DATABASE_URL ?? '';
 const POOL = 10;
 
-async function startApp(): Promise<number> {
+async function startApp(anonymous: boolean): Promise<number> {
   const config = new ConfigService(
     loadConfig({
-      ...benchAuthEnv(),
+      ...(anonymous ? { AUTH_ANONYMOUS: 'true' } : benchAuthEnv()),
       DATABASE_URL: url,
       LOG_LEVEL: 'error',
       DATABASE_POOL_SIZE: String(POOL),
+      // One subject sends all the load: the per-subject fairness limit would answer most of it 429.
+      RATE_LIMIT_PER_SECOND: '0',
       PORT: '0',
     }),
   );
@@ -61,5 +66,5 @@ async function startRaw(): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-const port = mode === 'app' ? await startApp() : await startRaw();
+const port = mode === 'raw' ? await startRaw() : await startApp(mode === 'anon');
 process.send?.({ port });

@@ -1,33 +1,96 @@
 import { fileURLToPath } from 'node:url';
 import { NestFactory } from '@nestjs/core';
+import pg from 'pg';
 import { AppModule } from '../src/app.module.js';
+import { authContext } from '../src/auth/auth-context.js';
+import { BASIC_SUBJECT_ISSUER } from '../src/auth/auth.service.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { ConfigService } from '../src/config/config.service.js';
+import type { PolicyJson } from '../src/policies/model/policy.types.js';
 import type { TwinCommand } from '../src/twins/twin.types.js';
 import { TwinsService } from '../src/twins/twins.service.js';
-import { benchAuthHeaders } from './auth.js';
+import { BENCH_USER, benchAuthHeaders } from './auth.js';
 import { benchDatabase, load, machine, startServer, stopServer, type LoadResult } from './support.js';
 
 /**
- * `npm run bench:api`: seeds THINGS things through the twin service, then load-tests GET of one
- * thing and an attribute search on the platform and on a bare node:http + pg server answering
- * the same rows, in the same run. Prints figures; asserts nothing.
+ * `npm run bench:api`: seeds THINGS things, each with its own policy, through the twin service as
+ * the bench user (so the platform creates every policy and its readers summary as a REST create
+ * does), then load-tests GET of one thing and an attribute search on
+ * - the platform with authentication and policy enforcement (`app`),
+ * - the same platform with AUTH_ANONYMOUS=true: no credentials, no enforcement (`anon`),
+ * - a bare node:http + pg server answering the same rows (`raw`),
+ * in the same run. Prints figures; asserts nothing.
  */
 const THINGS = Number(process.env.BENCH_THINGS ?? 100_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+/** Batches written at once while seeding (each its own transaction). */
+const SEED_PARALLEL = Number(process.env.BENCH_SEED_PARALLEL ?? 2);
+const SEED_BATCH = 1000;
 const BUILDINGS = 1000;
 const target = fileURLToPath(new URL('./api-target.js', import.meta.url));
+const SUBJECT = `${BASIC_SUBJECT_ISSUER}:${BENCH_USER.username}`;
+const AUTH = authContext([SUBJECT]);
+
+const all = { grant: ['READ', 'WRITE'], revoke: [] } as PolicyJson['entries'][string]['resources'][string];
+const read = { grant: ['READ'], revoke: [] } as PolicyJson['entries'][string]['resources'][string];
+
+/**
+ * The policy thing `i` is created with: every one its own (policyId = thingId) and every one
+ * granting the bench user READ and WRITE on `thing:/`. A quarter get the platform's default policy
+ * (no `_policy` in the create), the others an inline one with a second entry for other subjects:
+ * a tenant reading the attributes, a support user reading all but one property (a revoke), or an
+ * operations group writing the features. Things 25,000–25,999 and 75,000–75,999 (2 in each
+ * building) also revoke the bench user's READ of one attribute, so it reads them only in part and
+ * search checks them in memory.
+ */
+function policyOf(i: number): PolicyJson | undefined {
+  const block = Math.floor(i / BUILDINGS);
+  const kind = block % 4;
+  if (kind === 0) return undefined;
+  const partial = block % 50 === 25;
+  const owner: PolicyJson['entries'][string] = {
+    subjects: { [SUBJECT]: { type: 'generated' } },
+    resources: {
+      'thing:/': all,
+      'policy:/': all,
+      'message:/': all,
+      ...(partial ? { 'thing:/attributes/installed': { grant: [], revoke: ['READ'] } } : {}),
+    },
+  };
+  const other: PolicyJson['entries'][string] =
+    kind === 1
+      ? {
+          subjects: { [`nginx:tenant-${i % 100}`]: { type: 'tenant' } },
+          resources: { 'thing:/attributes': read },
+        }
+      : kind === 2
+        ? {
+            subjects: { 'nginx:support': { type: 'support' } },
+            resources: {
+              'thing:/': read,
+              'thing:/features/energy/properties/total': { grant: [], revoke: ['READ'] },
+            },
+          }
+        : {
+            subjects: { [`nginx:ops-${i % 10}`]: { type: 'ops' }, 'nginx:ops-all': { type: 'ops' } },
+            resources: { 'thing:/features': all },
+          };
+  return { policyId: `bench:meter-${i}`, entries: { OWNER: owner, OTHER: other } };
+}
 
 function thingCommand(i: number): TwinCommand {
+  const policy = policyOf(i);
   return {
-    type: 'modify',
+    type: 'create',
     thingId: `bench:meter-${i}`,
     path: [],
-    origin: 'system',
+    origin: 'rest',
+    auth: AUTH,
     value: {
       attributes: { building: `B${i % BUILDINGS}`, floor: i % 20, installed: '2024-01-01' },
       features: { energy: { properties: { power: (i * 7) % 5000, total: i * 13.5 } } },
+      ...(policy ? { _policy: policy } : {}),
     },
   };
 }
@@ -37,14 +100,41 @@ async function seed(url: string): Promise<number> {
   const ctx = await NestFactory.createApplicationContext(AppModule.withConfig(config), { logger: ['error'] });
   const twins = ctx.get(TwinsService);
   const started = performance.now();
-  const batch = 1000;
-  for (let from = 0; from < THINGS; from += batch) {
-    const cmds = Array.from({ length: Math.min(batch, THINGS - from) }, (_, k) => thingCommand(from + k));
-    await twins.applyMany(cmds);
-  }
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < THINGS) {
+      const from = next;
+      next += SEED_BATCH;
+      const cmds = Array.from({ length: Math.min(SEED_BATCH, THINGS - from) }, (_, k) =>
+        thingCommand(from + k),
+      );
+      await twins.applyMany(cmds);
+    }
+  };
+  await Promise.all(Array.from({ length: SEED_PARALLEL }, worker));
   const seconds = (performance.now() - started) / 1000;
   await ctx.close();
   return THINGS / seconds;
+}
+
+async function seeded(url: string): Promise<string> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const { rows } = await c.query<Record<string, string>>(
+      `SELECT (SELECT count(*) FROM things) AS things, (SELECT count(*) FROM policies) AS policies,
+              (SELECT count(DISTINCT policy_id) FROM things) AS distinct_policies,
+              (SELECT count(*) FROM policy_readers) AS readers,
+              (SELECT count(*) FROM policy_readers WHERE subject = $1 AND reads_all AND NOT revokes_some) AS full,
+              (SELECT count(*) FROM policy_readers WHERE subject = $1 AND NOT (reads_all AND NOT revokes_some)) AS partial`,
+      [SUBJECT],
+    );
+    await c.query('VACUUM ANALYZE');
+    const r = rows[0];
+    return `${r.things} things, ${r.policies} policies (${r.distinct_policies} distinct policyIds on things), ${r.readers} policy_readers rows; ${SUBJECT} reads ${r.full} whole, ${r.partial} in part`;
+  } finally {
+    await c.end();
+  }
 }
 
 const ids = Array.from({ length: 1000 }, (_, k) => `/api/2/things/bench:meter-${(k * 97) % THINGS}`);
@@ -54,36 +144,95 @@ const searches = Array.from(
     `/api/2/search/things?filter=${encodeURIComponent(`eq(attributes/building,"B${(k * 7) % BUILDINGS}")`)}`,
 );
 
-async function measure(mode: 'app' | 'raw', url: string): Promise<{ get: LoadResult; search: LoadResult }> {
+type Mode = 'app' | 'anon' | 'raw';
+interface Measured {
+  get: LoadResult;
+  search: LoadResult;
+  /** What one GET and one search answered before the load, to see both modes answer alike. */
+  probe: string;
+}
+
+async function measure(mode: Mode, url: string): Promise<Measured> {
   const { port, child } = await startServer(target, [mode], { DATABASE_URL: url });
-  // The platform wants credentials (checked on every request); the raw baseline checks none.
-  const headers = mode === 'app' ? benchAuthHeaders() : {};
+  // The enforcing platform wants credentials (checked on every request); the others check none.
+  const headers: Record<string, string> = mode === 'app' ? benchAuthHeaders() : {};
   try {
+    const probe = await probeOnce(port, headers);
     await load(port, ids, 2, CONNECTIONS, headers); // warm-up: JIT, pool, caches
+    await load(port, searches, 2, CONNECTIONS, headers);
     const get = await load(port, ids, SECONDS, CONNECTIONS, headers);
     const search = await load(port, searches, SECONDS, CONNECTIONS, headers);
-    return { get, search };
+    return { get, search, probe };
   } finally {
+    // Requests autocannon left in flight finish before the server shuts down its pool.
+    await new Promise((ok) => setTimeout(ok, 1000));
     await stopServer(child);
   }
 }
 
-function row(name: string, ours: LoadResult, raw: LoadResult): string {
-  const f = (n: number) => n.toFixed(0).padStart(8);
-  return `${name.padEnd(28)}${f(ours.requestsPerSec)} req/s  p99 ${f(ours.p99)} ms | raw ${f(raw.requestsPerSec)} req/s  p99 ${f(raw.p99)} ms | ratio ${(ours.requestsPerSec / raw.requestsPerSec).toFixed(2)}${ours.non2xx + ours.errors > 0 ? `  (${ours.non2xx} non-2xx, ${ours.errors} errors!)` : ''}`;
+async function probeOnce(port: number, headers: Record<string, string>): Promise<string> {
+  const base = `http://127.0.0.1:${port}`;
+  const get = await fetch(base + ids[1], { headers });
+  const search = await fetch(base + searches[1], { headers });
+  const items = ((await search.json()) as { items?: unknown[] }).items?.length;
+  await get.arrayBuffer();
+  return `GET ${get.status}, search ${search.status} with ${items ?? '?'} items`;
 }
 
-const db = await benchDatabase();
+function row(name: string, ours: LoadResult, base: LoadResult, baseName: string, target?: number): string {
+  const f = (n: number) => n.toFixed(0).padStart(7);
+  const ratio = ours.requestsPerSec / base.requestsPerSec;
+  const verdict =
+    target === undefined
+      ? ''
+      : ratio >= target
+        ? `  (target ≥ ${target}: met)`
+        : `  (target ≥ ${target}: MISSED)`;
+  const trouble = (r: LoadResult, who: string) =>
+    r.non2xx + r.errors > 0 ? `  (${who}: ${r.non2xx} non-2xx, ${r.errors} errors!)` : '';
+  return (
+    `${name.padEnd(34)}${f(ours.requestsPerSec)} req/s  p99 ${f(ours.p99)} ms | ${baseName.padEnd(9)}${f(base.requestsPerSec)} req/s  p99 ${f(base.p99)} ms | ratio ${ratio.toFixed(2)}` +
+    verdict +
+    trouble(ours, 'ours') +
+    trouble(base, baseName)
+  );
+}
+
+/**
+ * BENCH_REUSE_URL: measure on a database a previous run kept (BENCH_KEEP=1), without seeding, to
+ * compare changes to the platform on the same data.
+ */
+const reuse = process.env.BENCH_REUSE_URL;
+const db = reuse ? { url: reuse, close: () => Promise.resolve() } : await benchDatabase();
 try {
   console.log(`machine: ${machine()}`);
-  console.log(`seeding ${THINGS} things through TwinsService.applyMany (batches of 1000)…`);
-  const rate = await seed(db.url);
-  console.log(`seeded at ${rate.toFixed(0)} things/s (one transaction and one journal append per batch)`);
+  if (!reuse) {
+    console.log(
+      `seeding ${THINGS} things, each with its own policy, through TwinsService.applyMany as ${SUBJECT} (batches of ${SEED_BATCH}, ${SEED_PARALLEL} at a time)…`,
+    );
+    const rate = await seed(db.url);
+    console.log(
+      `seeded at ${rate.toFixed(0)} things/s (${(THINGS / rate).toFixed(0)} s; thing and policy per create)`,
+    );
+  }
+  console.log(`seeded: ${await seeded(db.url)}`);
   const app = await measure('app', db.url);
+  const anon = await measure('anon', db.url);
   const raw = await measure('raw', db.url);
-  console.log(`\nautocannon, ${CONNECTIONS} connections, ${SECONDS} s each, ${THINGS} things:`);
-  console.log(row('GET /api/2/things/{id}', app.get, raw.get));
-  console.log(row('search eq(attributes/…)', app.search, raw.search));
+  console.log(`probe: enforced ${app.probe}; anonymous ${anon.probe}; raw ${raw.probe}`);
+  console.log(
+    `\nautocannon, ${CONNECTIONS} connections, ${SECONDS} s each, ${THINGS} things with ${THINGS} policies:`,
+  );
+  console.log('platform (basic auth + policies enforced) vs bare node:http + pg:');
+  console.log(row('GET /api/2/things/{id}', app.get, raw.get, 'raw'));
+  console.log(row('search eq(attributes/…)', app.search, raw.search, 'raw'));
+  console.log('platform enforced vs the same platform with AUTH_ANONYMOUS=true (nothing enforced):');
+  console.log(row('GET /api/2/things/{id}', app.get, anon.get, 'anonymous', 0.9));
+  console.log(row('search eq(attributes/…)', app.search, anon.search, 'anonymous', 0.75));
+  console.log('platform with AUTH_ANONYMOUS=true vs bare node:http + pg:');
+  console.log(row('GET /api/2/things/{id}', anon.get, raw.get, 'raw'));
+  console.log(row('search eq(attributes/…)', anon.search, raw.search, 'raw'));
 } finally {
-  await db.close();
+  if (process.env.BENCH_KEEP && !reuse) console.log(`kept the database: BENCH_REUSE_URL=${db.url}`);
+  else await db.close();
 }

@@ -67,11 +67,14 @@ export class PoliciesRepository {
     return new Map(rows.map((r) => [r.policy_id, Number(r.revision)]));
   }
 
-  /** The revisions of a policy and of the policies it imports (those that exist). */
+  /**
+   * The revisions of a policy and of the policies it imports (those that exist). The ids are
+   * gathered first, so the lookup is by primary key (`id = $1 OR id IN (subquery)` scans them all).
+   */
   async versionsOf(db: Tx, policyId: string): Promise<Map<string, number>> {
     const rows = await db.query<{ policy_id: string; revision: string }>(
-      `SELECT policy_id, revision FROM policies WHERE policy_id = $1
-         OR policy_id IN (SELECT imported_policy_id FROM policy_imports WHERE policy_id = $1)`,
+      `SELECT policy_id, revision FROM policies WHERE policy_id = ANY(ARRAY(
+         SELECT $1::text UNION ALL SELECT imported_policy_id FROM policy_imports WHERE policy_id = $1))`,
       [policyId],
     );
     return new Map(rows.map((r) => [r.policy_id, Number(r.revision)]));

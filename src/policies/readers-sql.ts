@@ -18,3 +18,15 @@ export function fullyReadableBy(policyId: string, subjects: string): string {
     ` AND NOT EXISTS (SELECT 1 FROM policy_readers r WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[]) AND r.revokes_some))`
   );
 }
+
+/**
+ * fullyReadableBy as a value, for a select list: one index probe per row, never a hashed subplan.
+ * (EXISTS sublinks in a select list may be planned as hashed subplans, each reading the whole
+ * table to answer a LIMIT of a few rows; an aggregate scalar subquery is always evaluated per row.)
+ */
+export function fullyReadableValue(policyId: string, subjects: string): string {
+  return (
+    `COALESCE((SELECT bool_or(r.reads_all) AND NOT bool_or(r.revokes_some) FROM policy_readers r` +
+    ` WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[])), false)`
+  );
+}

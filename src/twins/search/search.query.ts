@@ -1,5 +1,5 @@
 import { Errors } from '../../common/errors.js';
-import { fullyReadableBy, readableBy } from '../../policies/readers-sql.js';
+import { fullyReadableBy, fullyReadableValue, readableBy } from '../../policies/readers-sql.js';
 import type { RqlNode } from './rql.ast.js';
 import { COLUMN_SQL, compileRql, SqlParams } from './rql.sql.js';
 import {
@@ -76,7 +76,7 @@ export function buildSearchQuery(input: SearchQueryInput, now?: Date): SqlQuery 
   }
   const sql = [
     'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata, t.policy_id',
-    input.readers ? `, ${fullyReadableBy('t.policy_id', params.add(input.readers))} AS full_read` : '',
+    input.readers ? `, ${fullyReadableValue('t.policy_id', params.add(input.readers))} AS full_read` : '',
     ...keys.map((key, i) => `, ${key.text} AS sort_${i}`),
     ' FROM things t',
     where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '',
