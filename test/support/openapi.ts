@@ -132,14 +132,17 @@ function applyErrata(doc: OpenApiDocument): OpenApiDocument {
   return doc;
 }
 
-/** Components where a Thing may lack thingId and policyId: with `fields=` Ditto returns only the selection. */
+/**
+ * Components where a Thing (or a Policy) may lack its required fields: with `fields=` Ditto
+ * returns only the selection.
+ */
 let partialComponents: JsonObject | undefined;
 function componentsFor(partial: boolean): JsonObject {
   if (!partial) return spec().components;
   if (!partialComponents) {
     partialComponents = structuredClone(spec().components);
-    ((partialComponents.schemas as Record<string, JsonObject>).Thing as { required?: string[] }).required =
-      [];
+    const schemas = partialComponents.schemas as Record<string, JsonObject>;
+    for (const name of ['Thing', 'Policy']) (schemas[name] as { required?: string[] }).required = [];
   }
   return partialComponents;
 }
@@ -181,6 +184,8 @@ function templates(): PathTemplate[] {
 export function matchSpecPath(urlPath: string): string | undefined {
   let path = /^[a-z][a-z0-9+.-]*:\/\//i.test(urlPath) ? new URL(urlPath).pathname : urlPath;
   path = path.replace(/[?#].*$/s, '');
+  // Express routes are not strict about a trailing slash (`/api/2/things/` is `/api/2/things`).
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   let best: PathTemplate | undefined;
   for (const candidate of templates()) {
     if (!candidate.regex.test(path)) continue;
