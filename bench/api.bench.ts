@@ -1,16 +1,19 @@
 import { fileURLToPath } from 'node:url';
-import { NestFactory } from '@nestjs/core';
 import pg from 'pg';
-import { AppModule } from '../src/app.module.js';
 import { authContext } from '../src/auth/auth-context.js';
 import { BASIC_SUBJECT_ISSUER } from '../src/auth/auth.service.js';
-import { loadConfig } from '../src/config/config.schema.js';
-import { ConfigService } from '../src/config/config.service.js';
 import type { PolicyJson } from '../src/policies/model/policy.types.js';
 import type { TwinCommand } from '../src/twins/twin.types.js';
-import { TwinsService } from '../src/twins/twins.service.js';
 import { BENCH_USER, benchAuthHeaders } from './auth.js';
-import { benchDatabase, load, machine, startServer, stopServer, type LoadResult } from './support.js';
+import {
+  benchDatabase,
+  load,
+  machine,
+  seedTwins,
+  startServer,
+  stopServer,
+  type LoadResult,
+} from './support.js';
 
 /**
  * `npm run bench:api`: seeds THINGS things, each with its own policy, through the twin service as
@@ -95,26 +98,8 @@ function thingCommand(i: number): TwinCommand {
   };
 }
 
-async function seed(url: string): Promise<number> {
-  const config = new ConfigService(loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'error' }));
-  const ctx = await NestFactory.createApplicationContext(AppModule.withConfig(config), { logger: ['error'] });
-  const twins = ctx.get(TwinsService);
-  const started = performance.now();
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < THINGS) {
-      const from = next;
-      next += SEED_BATCH;
-      const cmds = Array.from({ length: Math.min(SEED_BATCH, THINGS - from) }, (_, k) =>
-        thingCommand(from + k),
-      );
-      await twins.applyMany(cmds);
-    }
-  };
-  await Promise.all(Array.from({ length: SEED_PARALLEL }, worker));
-  const seconds = (performance.now() - started) / 1000;
-  await ctx.close();
-  return THINGS / seconds;
+function seed(url: string): Promise<number> {
+  return seedTwins(url, THINGS, thingCommand, { batch: SEED_BATCH, parallel: SEED_PARALLEL });
 }
 
 async function seeded(url: string): Promise<string> {

@@ -1,13 +1,18 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pg from 'pg';
-import { benchAuthEnv, envWithoutAuth } from './auth.js';
-import { benchDatabase, machine } from './support.js';
+import { benchAuthEnv, benchAuthHeaders, envWithoutAuth } from './auth.js';
+import { startSecuredMosquitto, type SecuredMosquitto } from './mosquitto-secured.js';
+import {
+  benchDatabase,
+  connectEach,
+  freePort,
+  machine,
+  provision,
+  startMosquitto,
+  startPlatform,
+} from './support.js';
 
 /**
  * `npm run bench:ingest`: DEVICES simulated devices multiplexed over CONNECTIONS MQTT
@@ -18,11 +23,20 @@ import { benchDatabase, machine } from './support.js';
  * baseline: a bare mqtt.js subscriber that only counts. Two scenarios, each with both:
  * - capacity: a window deep enough (100,000) that only the consumer limits the rate;
  * - latency: a window of 4,000 (4 per device), where the rate is window ÷ latency.
- * BENCH_WINDOW and BENCH_MESSAGES run one scenario of your own instead. Prints figures;
- * asserts nothing.
+ * - authenticated: the platform as shipped, its embedded broker with device identity: DEVICES
+ *   devices provisioned over REST, each connecting with its own credentials and publishing on its
+ *   own connection (the time to connect them all is printed); the baseline in the same run is
+ *   the bare subscriber on Mosquitto with one anonymous connection per device.
+ * - forecasting: energy readings of homes whose forecast models are trained, into the platform with
+ *   FORECAST_ENABLED=false and then =true, same workload, same starting database; the ratio on/off
+ *   (goal ≥ 0.9) and the bare subscriber as baseline (see forecastingRun below).
+ * BENCH_SCENARIOS picks some of them (e.g. `authenticated`); BENCH_WINDOW and BENCH_MESSAGES run
+ * one scenario of your own instead. Prints figures; asserts nothing.
  */
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+/** Readings a connection has published and not yet had acknowledged, at most (about). */
+const IN_FLIGHT = Math.max(1, Math.round(DEVICES / CONNECTIONS));
 
 interface Scenario {
   name: string;
@@ -55,15 +69,40 @@ interface Result {
   p99: number;
 }
 
-async function run(url: string, progress: Progress, scenario: Scenario): Promise<Result> {
+/**
+ * Publishes the scenario's readings: device d on publishers[d % publishers.length] (one
+ * connection per device when there are DEVICES of them), and measures until `progress` shows
+ * every reading consumed. The caller connects and ends the publishers.
+ */
+/** What run() publishes: how many devices, as which things, with which reading per seq. */
+interface Workload {
+  devices: number;
+  thing: (d: number) => string;
+  body: (d: number, seq: number) => string;
+}
+
+const meterWorkload: Workload = {
+  devices: DEVICES,
+  thing: (d) => `bench.ingest:dev-${d}`,
+  body: (_d, seq) =>
+    JSON.stringify({
+      ts: 1_700_000_000_000 + seq,
+      seq,
+      features: { meter: { seq, power: (seq * 7) % 5000 } },
+    }),
+};
+
+async function run(
+  publishers: MqttClient[],
+  progress: Progress,
+  scenario: Scenario,
+  workload: Workload = meterWorkload,
+): Promise<Result> {
+  const DEVICES = workload.devices;
   const PER_DEVICE = Math.ceil(scenario.messages / DEVICES);
   const WINDOW = scenario.window;
-  const clients: MqttClient[] = await Promise.all(
-    Array.from({ length: CONNECTIONS }, (_, c) =>
-      mqtt.connectAsync(url, { clientId: `bench-pub-${c}-${process.pid}` }),
-    ),
-  );
-  const topics = Array.from({ length: DEVICES }, (_, d) => `things/bench.ingest:dev-${d}/telemetry`);
+  const clients = publishers;
+  const topics = Array.from({ length: DEVICES }, (_, d) => `things/${workload.thing(d)}/telemetry`);
   const sentAt = new Float64Array(DEVICES * PER_DEVICE);
   const latencies: number[] = [];
   const seen = new Int32Array(DEVICES).fill(-1);
@@ -87,23 +126,25 @@ async function run(url: string, progress: Progress, scenario: Scenario): Promise
       await new Promise((ok) => setTimeout(ok, 25));
     }
   })();
-  // Device d publishes on connection d % CONNECTIONS, its readings in seq order.
+  // Device d publishes on connection d % clients.length, its readings in seq order. Each
+  // connection has about IN_FLIGHT readings out at once: one of each of its devices when they
+  // share connections, several of its one device (pipelined, as QoS 1 allows) when each has its own.
   await Promise.all(
     clients.map(async (client, c) => {
-      const mine = topics.map((_, d) => d).filter((d) => d % CONNECTIONS === c);
-      for (let seq = 0; seq < PER_DEVICE; seq++) {
+      const mine = topics.map((_, d) => d).filter((d) => d % clients.length === c);
+      const perStep = Math.max(1, Math.ceil(IN_FLIGHT / mine.length));
+      for (let first = 0; first < PER_DEVICE; first += perStep) {
         while (published - consumed > WINDOW) await new Promise((ok) => setTimeout(ok, 2));
+        const last = Math.min(PER_DEVICE, first + perStep);
         await Promise.all(
-          mine.map((d) => {
-            sentAt[d * PER_DEVICE + seq] = performance.now();
-            published++;
-            const body = JSON.stringify({
-              ts: 1_700_000_000_000 + seq,
-              seq,
-              features: { meter: { seq, power: (seq * 7) % 5000 } },
-            });
-            return client.publishAsync(topics[d], body, { qos: 1 });
-          }),
+          mine.flatMap((d) =>
+            Array.from({ length: last - first }, (_, k) => {
+              const seq = first + k;
+              sentAt[d * PER_DEVICE + seq] = performance.now();
+              published++;
+              return client.publishAsync(topics[d], workload.body(d, seq), { qos: 1 });
+            }),
+          ),
         );
       }
     }),
@@ -111,37 +152,9 @@ async function run(url: string, progress: Progress, scenario: Scenario): Promise
   await poller;
   polling = false;
   const seconds = (performance.now() - t0) / 1000;
-  await Promise.all(clients.map((c) => c.endAsync()));
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
   return { seconds, rate: (DEVICES * PER_DEVICE) / seconds, p50: q(0.5), p99: q(0.99) };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
-}
-
-async function startMosquitto(): Promise<{ url: string; stop: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-mosquitto-'));
-  const port = await freePort();
-  writeFileSync(
-    join(dir, 'm.conf'),
-    `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nuser root\nlog_dest none\n`,
-  );
-  const child = spawn('/usr/sbin/mosquitto', ['-c', join(dir, 'm.conf')], { stdio: 'ignore' });
-  await new Promise((ok) => setTimeout(ok, 500));
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    stop: () => {
-      child.kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 async function baseline(url: string, scenario: Scenario): Promise<Result> {
@@ -153,11 +166,22 @@ async function baseline(url: string, scenario: Scenario): Promise<Result> {
       else ok();
     }),
   );
+  const publishers = await connectShared(url);
   try {
-    return await run(url, () => Promise.resolve(latest), scenario);
+    return await run(publishers, () => Promise.resolve(latest), scenario);
   } finally {
+    await Promise.all(publishers.map((c) => c.endAsync()));
     child.kill('SIGTERM');
   }
+}
+
+/** CONNECTIONS anonymous connections that the DEVICES share (the Mosquitto scenarios). */
+function connectShared(url: string): Promise<MqttClient[]> {
+  return Promise.all(
+    Array.from({ length: CONNECTIONS }, (_, c) =>
+      mqtt.connectAsync(url, { clientId: `bench-pub-${c}-${process.pid}` }),
+    ),
+  );
 }
 
 async function platform(url: string, dbUrl: string, scenario: Scenario): Promise<Result> {
@@ -173,6 +197,9 @@ async function platform(url: string, dbUrl: string, scenario: Scenario): Promise
       PORT: '0',
       LOG_LEVEL: 'warn',
       DEVICE_INACTIVITY_TIMEOUT: '0',
+      // The whole fleet's things are created by their first readings within the first minute:
+      // an onboarding an operator allows for, beyond the default bound of 600 a minute.
+      AUTO_CREATE_PER_MINUTE: String(DEVICES + 100),
     },
     stdio: 'inherit',
   });
@@ -192,7 +219,12 @@ async function platform(url: string, dbUrl: string, scenario: Scenario): Promise
       if (rows && rows.rowCount) break;
     }
     await probe.endAsync();
-    return await run(url, journalProgress(db), scenario);
+    const publishers = await connectShared(url);
+    try {
+      return await run(publishers, journalProgress(db), scenario);
+    } finally {
+      await Promise.all(publishers.map((c) => c.endAsync()));
+    }
   } finally {
     app.kill('SIGTERM');
     await db.end().catch(() => undefined);
@@ -205,14 +237,14 @@ async function platform(url: string, dbUrl: string, scenario: Scenario): Promise
  * last seq seen misses none. Each poll reads only what is new: re-reading all 1,000 twins every
  * 25 ms took about 2 ms of database time a poll, on the cores the platform needs.
  */
-function journalProgress(db: pg.Client): Progress {
+function journalProgress(db: pg.Client, prefix = 'bench.ingest:dev-', feature = 'meter'): Progress {
   const newest: Record<string, number> = {};
   let after = '0';
   return async () => {
     const { rows } = await db.query<{ seq: string; id: string; s: string | null }>(
-      `SELECT seq, thing_id AS id, value#>>'{features,meter,properties,seq}' AS s FROM journal
-       WHERE seq > $1 AND thing_id LIKE 'bench.ingest:dev-%' ORDER BY seq`,
-      [after],
+      `SELECT seq, thing_id AS id, value#>>ARRAY['features', $3::text, 'properties', 'seq'] AS s FROM journal
+       WHERE seq > $1 AND thing_id LIKE $2 ORDER BY seq`,
+      [after, `${prefix}%`, feature],
     );
     for (const r of rows) {
       const topic = `things/${r.id}/telemetry`;
@@ -231,8 +263,92 @@ function journalProgress(db: pg.Client): Progress {
 const fmt = (r: Result) =>
   `${r.rate.toFixed(0).padStart(7)} readings/s  (${r.seconds.toFixed(1)} s)  publish→consumed p50 ${r.p50.toFixed(0)} ms  p99 ${r.p99.toFixed(0)} ms  ≈${((r.rate * r.p50) / 1000).toFixed(0)} in flight`;
 
+const thingIds = Array.from({ length: DEVICES }, (_, d) => `bench.ingest:dev-${d}`);
+
+interface EachResult extends Result {
+  /** Seconds to connect the DEVICES connections. */
+  connect: number;
+}
+
+/**
+ * The authenticated scenarios' baseline: the bare subscriber (as `subscriberUrl` wants, with
+ * `filter`), one connection per device on `deviceUrl`.
+ */
+async function baselineEach(
+  broker: { subscriberUrl: string; filter?: string; deviceUrl: string },
+  device: (d: number) => IClientOptions,
+  scenario: Scenario,
+): Promise<EachResult> {
+  const args = [broker.subscriberUrl, ...(broker.filter ? [broker.filter] : [])];
+  const child = fork(here('./ingest-raw-subscriber.js'), args, { stdio: 'inherit' });
+  let latest: Record<string, number> = {};
+  await new Promise<void>((ok) =>
+    child.on('message', (m: { port?: number; newest?: Record<string, number> }) => {
+      if (m.newest) latest = m.newest;
+      else ok();
+    }),
+  );
+  const { clients, seconds } = await connectEach(broker.deviceUrl, device, thingIds);
+  try {
+    return { ...(await run(clients, () => Promise.resolve(latest), scenario)), connect: seconds };
+  } finally {
+    await Promise.all(clients.map((c) => c.endAsync()));
+    child.kill('SIGTERM');
+  }
+}
+
+/**
+ * The platform with device identity, as shipped: the bench provisions DEVICES devices over REST
+ * (one call, generated secrets), then each device connects with its own credentials (user name =
+ * client id = thing id) and publishes on its own connection. On its embedded broker the devices
+ * log in with the secrets the platform handed out; with `mosquitto` (the compose stack's
+ * configuration) they log in with the passwords that broker holds, and the platform with its user.
+ */
+async function platformEach(
+  dbUrl: string,
+  scenario: Scenario,
+  mosquitto?: SecuredMosquitto,
+): Promise<EachResult & { provision: number }> {
+  const app = await startPlatform(
+    dbUrl,
+    mosquitto ? { MQTT_URL: mosquitto.platformUrl, MQTT_SHARE_GROUP: mosquitto.platformUser.username } : {},
+  );
+  const db = new pg.Client({ connectionString: dbUrl });
+  let clients: MqttClient[] = [];
+  try {
+    await db.connect();
+    const t0 = performance.now();
+    const secrets = await provision(app.base, thingIds);
+    const provisioned = (performance.now() - t0) / 1000;
+    const connected = await connectEach(
+      mosquitto?.url ?? app.mqttUrl,
+      (d) => ({
+        clientId: thingIds[d],
+        username: thingIds[d],
+        password: mosquitto ? mosquitto.passwordOf(thingIds[d]) : secrets.get(thingIds[d]),
+      }),
+      thingIds,
+    );
+    clients = connected.clients;
+    return {
+      ...(await run(clients, journalProgress(db), scenario)),
+      connect: connected.seconds,
+      provision: provisioned,
+    };
+  } finally {
+    await Promise.all(clients.map((c) => c.endAsync()));
+    // Stopped before its database is dropped.
+    await app.stop();
+    await db.end().catch(() => undefined);
+  }
+}
+
+/** BENCH_SCENARIOS: a comma-separated choice of capacity, latency, authenticated, forecasting (default: all). */
+const chosen = process.env.BENCH_SCENARIOS?.split(',').map((n) => n.trim());
+const picked = (name: string) => !chosen || chosen.includes(name);
+
 console.log(`machine: ${machine()}`);
-for (const scenario of SCENARIOS) {
+for (const scenario of SCENARIOS.filter((sc) => picked(sc.name))) {
   // A broker and a database of their own per scenario: nothing carries over.
   const broker = await startMosquitto();
   const database = await benchDatabase();
@@ -248,5 +364,278 @@ for (const scenario of SCENARIOS) {
   } finally {
     broker.stop();
     await database.close();
+  }
+}
+
+if (picked('authenticated') && !process.env.BENCH_WINDOW && !process.env.BENCH_MESSAGES) {
+  const scenario: Scenario = {
+    name: 'authenticated',
+    window: 100_000,
+    messages: Number(process.env.BENCH_AUTH_MESSAGES ?? 300_000),
+  };
+  console.log(
+    `\n${scenario.name}: ${DEVICES} devices, each on its own connection, ${scenario.messages} QoS 1 readings, window ${scenario.window}`,
+  );
+  const broker = await startMosquitto();
+  const database = await benchDatabase();
+  try {
+    const raw = await baselineEach(
+      { subscriberUrl: broker.url, deviceUrl: broker.url },
+      (d) => ({ clientId: `bench-dev-${d}-${process.pid}` }),
+      scenario,
+    );
+    console.log(`raw mqtt.js subscriber on Mosquitto, anonymous devices  ${fmt(raw)}`);
+    console.log(`  connecting ${DEVICES} anonymous devices to Mosquitto: ${raw.connect.toFixed(2)} s`);
+    const ours = await platformEach(database.url, scenario);
+    console.log(`platform, embedded broker, authenticated devices  ${fmt(ours)}`);
+    console.log(
+      `  provisioning ${DEVICES} devices (one REST call each 1,000): ${ours.provision.toFixed(2)} s`,
+    );
+    console.log(
+      `  connecting ${DEVICES} authenticated devices: ${ours.connect.toFixed(2)} s (goal < 10 s for 1,000)`,
+    );
+    console.log(`ratio platform/raw: ${(ours.rate / raw.rate).toFixed(2)} (goal ≥ 0.5)`);
+  } finally {
+    broker.stop();
+    await database.close();
+  }
+
+  // The same on Mosquitto configured as the compose stack's: every client authenticated.
+  const secured = await startSecuredMosquitto(thingIds, await freePort());
+  const database2 = await benchDatabase();
+  try {
+    const device = (d: number): IClientOptions => ({
+      clientId: thingIds[d],
+      username: thingIds[d],
+      password: secured.passwordOf(thingIds[d]),
+    });
+    const raw = await baselineEach(
+      {
+        subscriberUrl: secured.platformUrl,
+        filter: `$share/${secured.platformUser.username}/things/#`,
+        deviceUrl: secured.url,
+      },
+      device,
+      scenario,
+    );
+    console.log(`raw mqtt.js subscriber on Mosquitto (deploy/mosquitto), authenticated devices  ${fmt(raw)}`);
+    console.log(`  connecting ${DEVICES} authenticated devices to Mosquitto: ${raw.connect.toFixed(2)} s`);
+    const ours = await platformEach(database2.url, scenario, secured);
+    console.log(`platform on that Mosquitto, authenticated devices  ${fmt(ours)}`);
+    console.log(
+      `  connecting ${DEVICES} authenticated devices: ${ours.connect.toFixed(2)} s (goal < 10 s for 1,000)`,
+    );
+    console.log(`ratio platform/raw: ${(ours.rate / raw.rate).toFixed(2)} (goal ≥ 0.5)`);
+  } finally {
+    secured.stop();
+    await database2.close();
+  }
+}
+
+/**
+ * The forecasting scenario: FC_HOMES homes (things with features/energy/properties/power),
+ * provisioned as devices and each publishing on its own authenticated connection to the embedded
+ * broker. Set-up, not measured: FC_DAYS days of 15-min readings per home (timestamped in the past)
+ * through MQTT, then each home's model trained over REST, in one database; that database is then
+ * copied (CREATE DATABASE … TEMPLATE) so both measured runs start from the same state. Measured:
+ * the same readings (timestamped now) into a fresh platform with FORECAST_ENABLED=false, then with
+ * FORECAST_ENABLED=true (FORECAST_TICK_MS=BENCH_FORECAST_TICK_MS, 5000 by default where the shipped default is 60 s, so the MLOps loop runs during the window: drift
+ * checks for the homes readings arrive for, and a fresh process's first forecast of every home,
+ * inference in the worker and the `forecast` feature written through the twin write path). The
+ * bare subscriber on Mosquitto, one anonymous connection per home, is the baseline.
+ */
+const FC_HOMES = Number(process.env.BENCH_FORECAST_HOMES ?? 50);
+const FC_DAYS = Number(process.env.BENCH_FORECAST_DAYS ?? 5);
+const FC_STEP_MS = 15 * 60_000;
+/** The MLOps loop's period in the measured runs: short, so it runs many times in the window. */
+const FC_TICK_MS = Number(process.env.BENCH_FORECAST_TICK_MS ?? 5000);
+const homeIds = Array.from({ length: FC_HOMES }, (_, d) => `bench.ingest:home-${d}`);
+
+/** A home's power in W at a time: a daily shape of its own and deterministic noise. */
+function homePower(d: number, ms: number, k: number): number {
+  const hour = (ms / 3_600_000) % 24;
+  const base = 300 + 20 * (d % 10);
+  const evening = 900 * Math.exp(-((hour - 19) ** 2) / 6);
+  const morning = 500 * Math.exp(-((hour - 7.5) ** 2) / 2);
+  const noise = ((Math.sin(d * 12.9898 + k * 78.233) * 43758.5453) % 1) * 60;
+  return Math.round(base + evening + morning + noise);
+}
+
+const forecastWorkload: Workload = {
+  devices: FC_HOMES,
+  thing: (d) => homeIds[d],
+  body: (d, seq) =>
+    JSON.stringify({ seq, features: { energy: { power: homePower(d, Date.now(), seq), seq } } }),
+};
+
+/** Provisions the homes, sends their history and trains their models; returns their secrets. */
+async function seedHomes(
+  dbUrl: string,
+): Promise<{ secrets: Map<string, string>; active: number; seconds: number }> {
+  const t0 = performance.now();
+  // The scheduler kept quiet: the bench trains each home itself.
+  const app = await startPlatform(dbUrl, { FORECAST_ENABLED: 'true', FORECAST_TICK_MS: '3600000' });
+  let clients: MqttClient[] = [];
+  try {
+    const secrets = await provision(app.base, homeIds);
+    clients = (
+      await connectEach(
+        app.mqttUrl,
+        (d) => ({ clientId: homeIds[d], username: homeIds[d], password: secrets.get(homeIds[d]) }),
+        homeIds,
+      )
+    ).clients;
+    const end = Math.floor(Date.now() / FC_STEP_MS) * FC_STEP_MS;
+    const start = end - FC_DAYS * 86_400_000;
+    // The embedded broker acknowledges a QoS 1 reading once it is committed.
+    await Promise.all(
+      clients.map(async (c, d) => {
+        const batch: Promise<unknown>[] = [];
+        for (let ts = start, k = 0; ts < end; ts += FC_STEP_MS, k++) {
+          const body = JSON.stringify({ ts, features: { energy: { power: homePower(d, ts, k) } } });
+          batch.push(c.publishAsync(`things/${homeIds[d]}/telemetry`, body, { qos: 1 }));
+          if (batch.length >= 20) await Promise.all(batch.splice(0));
+        }
+        await Promise.all(batch);
+      }),
+    );
+    let active = 0;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 2 }, async () => {
+        while (next < homeIds.length) {
+          const thingId = homeIds[next++];
+          const r = await fetch(`${app.base}/api/2/forecasting/models/train`, {
+            method: 'POST',
+            headers: { ...benchAuthHeaders(), 'content-type': 'application/json' },
+            body: JSON.stringify({ thingId }),
+          });
+          if (!r.ok) throw new Error(`training ${thingId}: ${r.status} ${await r.text()}`);
+          if (((await r.json()) as { promoted: boolean }).promoted) active++;
+        }
+      }),
+    );
+    return { secrets, active, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    await Promise.all(clients.map((c) => c.endAsync()));
+    await app.stop();
+  }
+}
+
+/** A copy of a database (no one may be connected to it), on the same server. */
+async function copyDatabase(fromUrl: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const from = new URL(fromUrl);
+  const name = `${from.pathname.slice(1)}_${Math.random().toString(16).slice(2, 8)}`;
+  const admin = new URL(fromUrl);
+  admin.pathname = '/postgres';
+  const q = async (sql: string) => {
+    const c = new pg.Client({ connectionString: admin.toString() });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await q(`CREATE DATABASE ${name} TEMPLATE ${from.pathname.slice(1)}`);
+  const url = new URL(fromUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), close: () => q(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function forecastingRun(
+  dbUrl: string,
+  secrets: Map<string, string>,
+  scenario: Scenario,
+  enabled: boolean,
+): Promise<Result & { models: number; runs: number }> {
+  const app = await startPlatform(dbUrl, {
+    FORECAST_ENABLED: String(enabled),
+    FORECAST_TICK_MS: String(FC_TICK_MS),
+  });
+  const db = new pg.Client({ connectionString: dbUrl });
+  let clients: MqttClient[] = [];
+  try {
+    await db.connect();
+    const count = async (sql: string) => Number((await db.query<{ n: string }>(sql)).rows[0].n);
+    const runsBefore = await count('SELECT count(*) AS n FROM forecast_runs');
+    clients = (
+      await connectEach(
+        app.mqttUrl,
+        (d) => ({ clientId: homeIds[d], username: homeIds[d], password: secrets.get(homeIds[d]) }),
+        homeIds,
+      )
+    ).clients;
+    const result = await run(
+      clients,
+      journalProgress(db, 'bench.ingest:home-', 'energy'),
+      scenario,
+      forecastWorkload,
+    );
+    return {
+      ...result,
+      models: await count(`SELECT count(*) AS n FROM forecast_models WHERE status = 'active'`),
+      runs: (await count('SELECT count(*) AS n FROM forecast_runs')) - runsBefore,
+    };
+  } finally {
+    await Promise.all(clients.map((c) => c.endAsync()));
+    await app.stop();
+    await db.end().catch(() => undefined);
+  }
+}
+
+if (picked('forecasting') && !process.env.BENCH_WINDOW && !process.env.BENCH_MESSAGES) {
+  const scenario: Scenario = {
+    name: 'forecasting',
+    window: 100_000,
+    messages: Number(process.env.BENCH_FORECAST_MESSAGES ?? 200_000),
+  };
+  const broker = await startMosquitto();
+  const seeded = await benchDatabase();
+  const copies: { url: string; close: () => Promise<void> }[] = [];
+  try {
+    console.log(
+      `\n${scenario.name}: ${FC_HOMES} homes (energy/power), each an authenticated device on its own connection, ${FC_DAYS} days of 15-min history each, then ${scenario.messages} QoS 1 readings, window ${scenario.window}, FORECAST_TICK_MS ${FC_TICK_MS}`,
+    );
+    const seed = await seedHomes(seeded.url);
+    console.log(
+      `  set-up (not measured): ${FC_HOMES * FC_DAYS * 96} history readings and ${FC_HOMES} trainings over REST, ${seed.active} models active, ${seed.seconds.toFixed(1)} s`,
+    );
+    copies.push(await copyDatabase(seeded.url), await copyDatabase(seeded.url));
+    const child = fork(here('./ingest-raw-subscriber.js'), [broker.url], { stdio: 'inherit' });
+    let latest: Record<string, number> = {};
+    await new Promise<void>((ok) =>
+      child.on('message', (m: { newest?: Record<string, number> }) => {
+        if (m.newest) latest = m.newest;
+        else ok();
+      }),
+    );
+    const anon = await connectEach(
+      broker.url,
+      (d) => ({ clientId: `bench-home-${d}-${process.pid}` }),
+      homeIds,
+    );
+    let raw: Result;
+    try {
+      raw = await run(anon.clients, () => Promise.resolve(latest), scenario, forecastWorkload);
+    } finally {
+      await Promise.all(anon.clients.map((c) => c.endAsync()));
+      child.kill('SIGTERM');
+    }
+    console.log(`raw mqtt.js subscriber on Mosquitto, anonymous devices  ${fmt(raw)}`);
+    const off = await forecastingRun(copies[0].url, seed.secrets, scenario, false);
+    console.log(`platform, FORECAST_ENABLED=false  ${fmt(off)}`);
+    const on = await forecastingRun(copies[1].url, seed.secrets, scenario, true);
+    console.log(`platform, FORECAST_ENABLED=true   ${fmt(on)}`);
+    console.log(
+      `  with forecasting on: ${on.models} active models, ${on.runs} forecasts published during the run`,
+    );
+    console.log(
+      `ratio on/off: ${(on.rate / off.rate).toFixed(2)} (goal ≥ 0.9); platform/raw: off ${(off.rate / raw.rate).toFixed(2)}, on ${(on.rate / raw.rate).toFixed(2)}`,
+    );
+  } finally {
+    broker.stop();
+    for (const c of copies) await c.close();
+    await seeded.close();
   }
 }

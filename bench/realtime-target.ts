@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { authContext } from '../src/auth/auth-context.js';
+import { BASIC_SUBJECT_ISSUER } from '../src/auth/auth.service.js';
 import { createApp } from '../src/bootstrap.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { ConfigService } from '../src/config/config.service.js';
+import { socketOf } from '../src/realtime/ws-socket.js';
 import type { TwinCommand } from '../src/twins/twin.types.js';
 import { TwinsService } from '../src/twins/twins.service.js';
-import { benchAuthEnv } from './auth.js';
+import { BENCH_USER, benchAuthEnv } from './auth.js';
 
 /**
  * A realtime benchmark target, run as a child process. `app`: the platform; changes are made in
@@ -38,13 +40,16 @@ async function startApp(): Promise<{ port: number; produce: Produce }> {
   process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
   const twins = app.get(TwinsService);
   const id = (k: number) => `bench:rt-${k}`;
+  // Created by the bench user, so the default policy of each thing lets it read the events.
+  const auth = authContext([`${BASIC_SUBJECT_ISSUER}:${BENCH_USER.username}`]);
   await twins.applyMany(
     Array.from({ length: THINGS }, (_, k): TwinCommand => ({
       type: 'modify',
       thingId: id(k),
       path: [],
       value: { features: { m: { properties: { v: { t: 0, i: 0 } } } } },
-      origin: 'system',
+      origin: 'rest',
+      auth,
     })),
   );
   const produce: Produce = async (values) => {
@@ -88,10 +93,10 @@ async function startRaw(): Promise<{ port: number; produce: Produce }> {
     );
     // Per client, the tick's messages leave in one write, as the platform sends a batch.
     for (const client of wss.clients) {
-      const socket = (client as unknown as { _socket: Socket })._socket;
-      socket.cork();
+      const socket = socketOf(client);
+      socket?.cork();
       for (const data of messages) client.send(data, { binary: false });
-      socket.uncork();
+      socket?.uncork();
     }
     return Promise.resolve();
   };

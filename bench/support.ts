@@ -1,11 +1,23 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
+import { mkdtempSync, chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NestFactory } from '@nestjs/core';
 import autocannon from 'autocannon';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pg from 'pg';
+import { AppModule } from '../src/app.module.js';
+import { loadConfig } from '../src/config/config.schema.js';
+import { ConfigService } from '../src/config/config.service.js';
 import { startEmbeddedPostgres } from '../src/persistence/embedded-postgres.js';
+import type { TwinCommand } from '../src/twins/twin.types.js';
+import { TwinsService } from '../src/twins/twins.service.js';
+import { benchAuthEnv, benchAuthHeaders, envWithoutAuth } from './auth.js';
+
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 
 /** A database just for one benchmark run: on DATABASE_URL's server, else an embedded one. */
 export async function benchDatabase(): Promise<{ url: string; close: () => Promise<void> }> {
@@ -102,4 +114,161 @@ export async function load(
 
 export function machine(): string {
   return `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+/**
+ * Seeds `count` things through TwinsService.applyMany in an application context of this process
+ * (the platform's own write path: policies, readers summary, journal), `batch` commands a
+ * transaction, `parallel` transactions at once. Returns things/s.
+ */
+export async function seedTwins(
+  url: string,
+  count: number,
+  command: (i: number) => TwinCommand,
+  { batch = 1000, parallel = 2 }: { batch?: number; parallel?: number } = {},
+): Promise<number> {
+  const config = new ConfigService(loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'error' }));
+  const ctx = await NestFactory.createApplicationContext(AppModule.withConfig(config), { logger: ['error'] });
+  const twins = ctx.get(TwinsService);
+  const started = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const from = next;
+      next += batch;
+      await twins.applyMany(
+        Array.from({ length: Math.min(batch, count - from) }, (_, k) => command(from + k)),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  await ctx.close();
+  return count / seconds;
+}
+
+/**
+ * A process's resident set size now and its peak, in bytes (VmRSS and VmHWM of
+ * /proc/<pid>/status; Linux); 0 once it is gone.
+ */
+export function residentOf(pid: number): { rss: number; peak: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? 0);
+    return { rss: kb('VmRSS') * 1024, peak: kb('VmHWM') * 1024 };
+  } catch {
+    return { rss: 0, peak: 0 };
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((ok) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/** A Mosquitto of the bench's own: anonymous, on a free port, nothing queued. */
+export async function startMosquitto(): Promise<{ url: string; pid?: number; stop: () => void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-mosquitto-'));
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'm.conf'),
+    `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nuser root\nlog_dest none\n`,
+  );
+  const child = spawn('/usr/sbin/mosquitto', ['-c', join(dir, 'm.conf')], { stdio: 'ignore' });
+  await new Promise((ok) => setTimeout(ok, 500));
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    pid: child.pid,
+    stop: () => {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * One connection per device, all opened at once; the time until the last CONNACK. A refused or
+ * reset attempt is retried (mqtt.js reconnects; connectAsync resolves on the first CONNACK).
+ */
+export async function connectEach(
+  url: string,
+  options: (d: number) => IClientOptions,
+  ids: readonly string[],
+): Promise<{ clients: MqttClient[]; seconds: number }> {
+  const t0 = performance.now();
+  const clients = await Promise.all(
+    ids.map(async (_, d) => {
+      const c = await mqtt.connectAsync(url, { reconnectPeriod: 500, connectTimeout: 60_000, ...options(d) });
+      c.on('error', () => undefined);
+      return c;
+    }),
+  );
+  return { clients, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * The built platform (dist/src/main.js) in a child process with authentication on (the bench
+ * user), its embedded MQTT broker and HTTP on free ports; resolves once /health answers.
+ * BENCH_APP_ARGS: node flags for it, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+ */
+export async function startPlatform(
+  dbUrl: string,
+  env: Record<string, string>,
+): Promise<{ base: string; mqttUrl: string; pid: number; stop: () => Promise<void> }> {
+  const nodeArgs = (process.env.BENCH_APP_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const httpPort = await freePort();
+  const mqttPort = await freePort();
+  const app: ChildProcess = spawn(process.execPath, [...nodeArgs, here('../src/main.js')], {
+    env: {
+      ...envWithoutAuth(),
+      ...benchAuthEnv(),
+      DATABASE_URL: dbUrl,
+      MQTT_URL: '',
+      MQTT_PORT: String(mqttPort),
+      PORT: String(httpPort),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      DEVICE_INACTIVITY_TIMEOUT: '0',
+      ...env,
+    },
+    stdio: 'inherit',
+  });
+  const base = `http://127.0.0.1:${httpPort}`;
+  for (;;) {
+    const up = await fetch(`${base}/health`).catch(() => undefined);
+    if (up?.ok) break;
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+  return {
+    base,
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    pid: app.pid ?? 0,
+    stop: async () => {
+      const exited = new Promise<void>((ok) => app.once('exit', () => ok()));
+      app.kill('SIGTERM');
+      await Promise.race([exited, new Promise((ok) => setTimeout(ok, 15_000))]);
+    },
+  };
+}
+
+/** Devices provisioned over REST (generated secrets), 1,000 a call; their secrets. */
+export async function provision(base: string, ids: readonly string[]): Promise<Map<string, string>> {
+  const secrets = new Map<string, string>();
+  for (let i = 0; i < ids.length; i += 1000) {
+    const res = await fetch(`${base}/api/2/devices/provision`, {
+      method: 'POST',
+      headers: { ...benchAuthHeaders(), 'content-type': 'application/json' },
+      body: JSON.stringify({ things: ids.slice(i, i + 1000).map((thingId) => ({ thingId })) }),
+    });
+    if (!res.ok) throw new Error(`provisioning: ${res.status} ${await res.text()}`);
+    for (const t of ((await res.json()) as { things: { thingId: string; secret: string }[] }).things) {
+      secrets.set(t.thingId, t.secret);
+    }
+  }
+  return secrets;
 }

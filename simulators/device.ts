@@ -9,7 +9,8 @@ import {
   STATUS_ONLINE,
   type Desired,
 } from './contract.js';
-import { FaultInjector, type FaultRates, type Outgoing } from './faults.js';
+import { commandFilters, handleCommand, patched, type CommandHost } from './commands.js';
+import { FaultInjector, MALFORMED_KINDS, type FaultRates, type Outgoing } from './faults.js';
 import type { Profile, SignalModel } from './profiles/index.js';
 import type { Rng } from './rng.js';
 
@@ -38,6 +39,8 @@ export interface DeviceConfig {
   clean: boolean;
   username?: string;
   password?: string;
+  /** Logs in as itself with its own secret (user name = thingId): publishes on its own topics only. */
+  ownSecret?: boolean;
   connectTimeoutMs: number;
   reconnectPeriodMs: number;
   drainTimeoutMs: number;
@@ -74,6 +77,8 @@ export class SimulatedDevice {
   private connectTimer: NodeJS.Timeout | undefined;
   /** Connected as far as this device knows, to tell a lost connection from a failed retry. */
   private up = false;
+  /** What the commands of commands.ts may do with this device. */
+  private readonly commandHost: CommandHost;
 
   constructor(
     private readonly config: DeviceConfig,
@@ -81,9 +86,32 @@ export class SimulatedDevice {
   ) {
     this.thingId = config.thingId;
     this.model = config.profile.create(config.rng.fork('model'));
-    this.injector = new FaultInjector(config.thingId, config.faults, config.rng.fork('faults'));
+    this.injector = new FaultInjector(
+      config.thingId,
+      config.faults,
+      config.rng.fork('faults'),
+      config.ownSecret ? MALFORMED_KINDS.filter((k) => k !== 'bad-topic') : MALFORMED_KINDS,
+    );
     this.scheduleRng = config.rng.fork('schedule');
     this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.commandHost = {
+      thingId: this.config.thingId,
+      apply: (patch) => {
+        if (!this.config.profile.understands(patch)) return false;
+        this.desired = patched(this.desired, patch);
+        if (this.running) this.emitReading(Date.now());
+        return true;
+      },
+      status: () => ({
+        seq: this.seq,
+        uptimeSeconds:
+          this.firstTickAt === 0 ? 0 : Math.max(0, Math.round((Date.now() - this.firstTickAt) / 1000)),
+        desired: this.desired,
+      }),
+      // As a forced drop: no DISCONNECT, so the Last Will says offline; mqtt.js reconnects.
+      reboot: () => setTimeout(() => this.client?.stream.destroy(), 100).unref(),
+      publish: (topic, payload) => this.client?.publish(topic, payload, { qos: QOS }),
+    };
   }
 
   /** Connects; resolves on the first CONNACK, rejects when none came within the timeout. */
@@ -149,6 +177,8 @@ export class SimulatedDevice {
     this.client?.subscribe(desiredTopic(this.thingId), { qos: QOS }, (err) => {
       if (err) this.lastError = err;
     });
+    // Live messages (commands.ts): a broker without the inbox grants refuses this, nothing else.
+    this.client?.subscribe(commandFilters(this.thingId), { qos: QOS }, () => undefined);
     this.firstTickAt = Date.now() + Math.round(this.config.phaseMs);
     this.lastTs = this.firstTickAt - Math.round(this.config.periodMs);
     this.scheduleTick();
@@ -156,6 +186,7 @@ export class SimulatedDevice {
   }
 
   private onMessage(topic: string, payload: Buffer): void {
+    if (handleCommand(this.commandHost, topic, payload)) return;
     // An empty retained message only clears the desired state on the broker.
     if (topic !== desiredTopic(this.thingId) || payload.length === 0) return;
     const incoming = parseDesired(payload);

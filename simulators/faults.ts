@@ -39,6 +39,8 @@ export class FaultInjector {
     private readonly thingId: string,
     private readonly rates: FaultRates,
     private readonly rng: Rng,
+    /** A device logged in as itself cannot publish for another id: then no 'bad-topic'. */
+    private readonly kinds: readonly MalformedKind[] = MALFORMED_KINDS,
   ) {}
 
   get heldBack(): number {
@@ -50,7 +52,7 @@ export class FaultInjector {
     // Every draw is made for every reading, so one rate does not change what the others decide.
     const duplicate = this.rng.chance(this.rates.duplicate);
     const holdBack = this.rng.chance(this.rates.outOfOrder);
-    const malformed = this.rng.chance(this.rates.malformed) ? this.rng.pick(MALFORMED_KINDS) : null;
+    const malformed = this.rng.chance(this.rates.malformed) ? this.rng.pick(this.kinds) : null;
 
     const out: Outgoing[] = [];
     if (holdBack && this.held.length < MAX_HELD) {

@@ -76,6 +76,9 @@ export async function runFleet(input: FleetOptions & FleetHooks): Promise<FleetS
       {
         ...options,
         thingId,
+        ...(options.credentials
+          ? { username: thingId, password: options.credentials[thingId], ownSecret: true }
+          : {}),
         profile,
         rng: root.fork(thingId),
         periodMs,

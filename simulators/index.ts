@@ -3,6 +3,7 @@
  * against a broker and get back exactly what was sent.
  */
 export { runFleet } from './fleet.js';
+export { fleetThingIds, provisionFleet, readCredentialsFile } from './provision.js';
 export type {
   FleetHooks,
   FleetProgress,
@@ -19,3 +20,14 @@ export type { FaultRates, MalformedKind, Outgoing } from './faults.js';
 export { PROFILES } from './profiles/index.js';
 export type { Profile, SignalModel } from './profiles/index.js';
 export { createRng, Rng } from './rng.js';
+export {
+  homeThings,
+  homesThingIds,
+  parseBackfill,
+  runHomesBackfill,
+  seedNumber,
+  writeTopology,
+} from './homes-fleet.js';
+export type { BackfillProgress, BackfillSummary, HomeThing, HomesBackfillOptions } from './homes-fleet.js';
+export { generateHomes } from './profiles/homes.js';
+export type { GeneratedHome } from './profiles/homes.js';

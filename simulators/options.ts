@@ -25,6 +25,12 @@ export interface FleetOptions {
   signal?: AbortSignal;
   username?: string;
   password?: string;
+  /**
+   * Each device's own secret (thingId → secret, e.g. from provisionFleet or a credentials file):
+   * the device logs in with user name = client id = its thingId. Such a device only publishes on
+   * its own topics (no 'bad-topic' faults: a broker with device identity would refuse them).
+   */
+  credentials?: Record<string, string>;
   /** MQTT clean session; false (the default) keeps each device's session across reconnects. */
   clean?: boolean;
   /** A device that has not connected for the first time by then fails the run. */
@@ -39,9 +45,16 @@ export interface FleetOptions {
 export interface ResolvedFleetOptions extends Required<
   Omit<
     FleetOptions,
-    'signal' | 'username' | 'password' | 'count' | 'durationSeconds' | 'disconnectEverySeconds'
+    | 'signal'
+    | 'username'
+    | 'password'
+    | 'credentials'
+    | 'count'
+    | 'durationSeconds'
+    | 'disconnectEverySeconds'
   >
 > {
+  credentials?: Record<string, string>;
   seed: string;
   faults: FaultRates;
   signal?: AbortSignal;

@@ -1,4 +1,5 @@
 import type { FleetProgress, FleetSummary } from './fleet.js';
+import type { BackfillProgress, BackfillSummary } from './homes-fleet.js';
 
 /** The live progress line and the final summary of the CLI, as plain text. */
 
@@ -39,6 +40,35 @@ export function formatSummary(s: FleetSummary): string {
     ['malformed', `${number.format(s.malformed)}${malformedKinds ? ` (${malformedKinds})` : ''}`],
     ['disconnects', `${number.format(s.disconnects)} (${number.format(s.reconnects)} reconnects)`],
     ['desired applied', `${number.format(s.desiredApplied)} (${number.format(s.desiredIgnored)} ignored)`],
+    ['unacknowledged', number.format(s.failed)],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
+}
+
+export function formatBackfillProgress(p: BackfillProgress): string {
+  const share = p.total > 0 ? (100 * p.acknowledged) / p.total : 100;
+  return [
+    `${p.things} devices`,
+    `acknowledged ${number.format(p.acknowledged)}/${number.format(p.total)} (${share.toFixed(1)} %)`,
+    `${p.ratePerSecond.toFixed(0)} msg/s`,
+    formatDuration(p.elapsedMs),
+  ].join(' | ');
+}
+
+export function formatBackfillSummary(s: BackfillSummary): string {
+  const seconds = s.durationMs / 1000;
+  const rows: [string, string][] = [
+    ['profile', `homes, ${s.homes} homes (${s.things} devices), seed ${s.seed}`],
+    [
+      'history',
+      `${new Date(s.from).toISOString()} to ${new Date(s.to).toISOString()}, every ${s.stepMinutes} min`,
+    ],
+    ['stopped by', `${s.stoppedBy} after ${formatDuration(s.durationMs)}`],
+    [
+      'acknowledged',
+      `${number.format(s.acknowledged)} of ${number.format(s.total)} (${seconds > 0 ? (s.acknowledged / seconds).toFixed(1) : '0'} msg/s)`,
+    ],
     ['unacknowledged', number.format(s.failed)],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));

@@ -1,46 +1,59 @@
-import { type INestApplication, type LogLevel } from '@nestjs/common';
+import { type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module.js';
 import { authMiddleware, dashboardSecurityHeaders } from './auth/auth.middleware.js';
 import { AuthService } from './auth/auth.service.js';
 import { corsMiddleware } from './auth/cors.js';
 import { RequestRate } from './auth/request-rate.js';
-import { repeatedQueryParameters } from './common/query-params.js';
+import { middlewareChain } from './common/middleware-chain.js';
+import { liveChannelRefused, repeatedQueryParameters } from './common/query-params.js';
 import { rawBodyCollector } from './common/raw-body.js';
+import { answerClientErrors, urlLengthLimit } from './common/request-size.js';
 import { ConfigService } from './config/config.service.js';
+import { createRootLogger, PinoNestLogger } from './logging/logger.js';
+import { requestLog } from './logging/request-log.js';
+import { httpMetrics } from './metrics/http-metrics.js';
+import { PlatformMetrics } from './metrics/platform-metrics.js';
 import { DatabaseLocation } from './persistence/database-location.js';
 import { installRealtimeHttp } from './realtime/realtime.http.js';
 
-const LEVELS: Record<string, LogLevel[]> = {
-  silent: [],
-  fatal: ['fatal'],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
+export interface AppOptions {
+  /** Where the JSON log lines go instead of stdout (tests read them). */
+  logDestination?: DestinationStream;
+}
 
 /** Builds the application exactly as production runs it; tests call this too. */
-export async function createApp(config: ConfigService): Promise<INestApplication> {
+export async function createApp(config: ConfigService, options: AppOptions = {}): Promise<INestApplication> {
+  // Every Nest Logger call goes to pino (JSON lines; LOG_LEVEL filters).
+  const log = await createRootLogger(config.get('LOG_LEVEL'), options.logDestination);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.withConfig(config), {
     bodyParser: false,
-    logger: LEVELS[config.get('LOG_LEVEL')],
+    logger: new PinoNestLogger(log),
   });
   const limit = config.get('THING_MAX_SIZE_BYTES');
   app.set('etag', false);
   app.set('x-powered-by', false);
   // First: SSE and the static files are answered by Express middleware before Nest's routes;
-  // CORS before authentication, as preflights carry no credentials.
-  app.use(corsMiddleware(config.get('CORS_ORIGINS')));
-  app.use(authMiddleware(app.get(AuthService)));
-  app.use(app.get(RequestRate).middleware());
-  app.use(repeatedQueryParameters());
-  app.use(dashboardSecurityHeaders());
-  app.use(rawBodyCollector(limit));
+  // CORS before authentication, as preflights carry no credentials. Logs and metrics see all.
+  answerClientErrors(app.getHttpServer());
+  app.use(
+    middlewareChain([
+      requestLog(log),
+      httpMetrics(app.get(PlatformMetrics)),
+      urlLengthLimit(config.get('HTTP_MAX_URL_LENGTH')),
+      corsMiddleware(config.get('CORS_ORIGINS')),
+      authMiddleware(app.get(AuthService)),
+      app.get(RequestRate).middleware(),
+      repeatedQueryParameters(),
+      liveChannelRefused(),
+      dashboardSecurityHeaders(),
+      rawBodyCollector(limit),
+    ]),
+  );
   app.useWebSocketAdapter(new WsAdapter(app));
   installRealtimeHttp(app);
   const doc = new DocumentBuilder()

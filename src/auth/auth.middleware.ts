@@ -5,7 +5,8 @@ import { attachAuth } from './auth-context.js';
 import type { AuthService } from './auth.service.js';
 
 /**
- * What anyone may reach: the health check (load balancers, compose) and the API documentation.
+ * What anyone may reach: the health check (load balancers, compose), the API documentation, and
+ * Prometheus' `/metrics` (guarded by METRICS_TOKEN itself when that is set; see metrics/).
  * Matched on the decoded path, and never with a `.` or `..` segment: the static file server
  * resolves those, so `/health/../index.html` would otherwise serve the dashboard unauthenticated.
  */
@@ -20,6 +21,7 @@ export function isOpenPath(rawPath: string): boolean {
   return (
     path === '/health' ||
     path.startsWith('/health/') ||
+    path === '/metrics' ||
     path === '/api/docs' ||
     path.startsWith('/api/docs/') ||
     path === '/api/docs-json' ||

@@ -113,11 +113,12 @@ describe('pre-authenticated subject, OIDC issuers, open paths, origins', () => {
     expect(() => parseOidcIssuers('kc=https://u:p@id.example.com')).toThrow(OidcConfigError);
   });
 
-  it('opens only health and the docs, never through dot segments', () => {
+  it('opens only health, metrics and the docs, never through dot segments', () => {
     for (const p of [
       '/health',
       '/health/',
       '/health/live',
+      '/metrics',
       '/api/docs',
       '/api/docs/swagger-ui.css',
       '/api/docs-json',
@@ -129,6 +130,8 @@ describe('pre-authenticated subject, OIDC issuers, open paths, origins', () => {
       '/index.html',
       '/api/2/things',
       '/healthz',
+      '/metrics/x',
+      '/metrics/../index.html',
       '/api/docsx',
       '/health/../index.html',
       '/health/%2e%2e/index.html',

@@ -33,7 +33,8 @@ export class DittoErrorFilter implements ExceptionFilter {
       );
     }
     return toDomainError(exception, (details) =>
-      this.logger.error(`${req.method} ${req.originalUrl} failed: ${details}`),
+      // The path without the query: SSE clients may carry `access_token` there.
+      this.logger.error(`${req.method} ${req.path} failed: ${details}`),
     );
   }
 }

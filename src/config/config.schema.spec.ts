@@ -78,3 +78,23 @@ describe('loadConfig errors never show a secret', () => {
     expect([c.AUTH_FAILURE_LIMIT, c.AUTH_OIDC_TIMEOUT_MS, c.CORS_ORIGINS]).toEqual([20, 5000, '']);
   });
 });
+
+describe('loadConfig for forecasting', () => {
+  it('reads FORECAST_RETRAIN_EVERY as a duration with a unit or in ISO 8601', () => {
+    expect(loadConfig({}).FORECAST_RETRAIN_EVERY).toBe(86_400_000);
+    expect(loadConfig({ FORECAST_RETRAIN_EVERY: '30m' }).FORECAST_RETRAIN_EVERY).toBe(1_800_000);
+    expect(loadConfig({ FORECAST_RETRAIN_EVERY: 'PT1H30M' }).FORECAST_RETRAIN_EVERY).toBe(5_400_000);
+    expect(loadConfig({ FORECAST_RETRAIN_EVERY: 'P7D' }).FORECAST_RETRAIN_EVERY).toBe(7 * 86_400_000);
+    for (const bad of ['24', 'PT', 'P1M', '0s', 'daily'])
+      expect(() => loadConfig({ FORECAST_RETRAIN_EVERY: bad })).toThrow(/FORECAST_RETRAIN_EVERY:/);
+    expect(loadConfig({}).FORECAST_ENABLED).toBe(true);
+  });
+
+  it("bounds the forecast workers' queue and lets the inference timeout be 0 (always fall back)", () => {
+    expect(loadConfig({}).FORECAST_QUEUE_MAX).toBe(100);
+    expect(loadConfig({ FORECAST_QUEUE_MAX: '5' }).FORECAST_QUEUE_MAX).toBe(5);
+    for (const bad of ['0', '-1', '1.5', '100001'])
+      expect(() => loadConfig({ FORECAST_QUEUE_MAX: bad })).toThrow(/FORECAST_QUEUE_MAX/);
+    expect(loadConfig({ FORECAST_INFERENCE_TIMEOUT_MS: '0' }).FORECAST_INFERENCE_TIMEOUT_MS).toBe(0);
+  });
+});

@@ -1,12 +1,12 @@
 import { Logger } from '@nestjs/common';
 import {
   DittoNodeClient,
-  NodeWebSocket,
   type DittoWebSocketTwinClient,
   type WebSocketStateHandler,
 } from '@eclipse-ditto/ditto-javascript-client-node';
 import WebSocket from 'ws';
 import { wsAuth } from './ditto-auth.js';
+import { expectConnectError } from './ditto-client-internals.js';
 import type { DittoSettings } from './ditto-settings.js';
 import { parseEventTopic, type DittoEvent } from './sync-ops.js';
 import { parsePointer } from '../twins/model/json-pointer.js';
@@ -21,25 +21,14 @@ export interface EventStreamHandlers {
 const BACKOFF_MIN_MS = 500;
 
 /**
- * With reconnect off, every close of the client's socket ends in `Promise.reject('Reconnect
- * disabled')` that nothing handles, which stops Node. A close that is not to be followed by a
- * reconnect has nothing to report, so it gets a promise that never settles instead.
- */
-type Reconnect = (this: { shouldReconnect: boolean }, retry: number) => Promise<unknown>;
-const socketPrototype = NodeWebSocket.prototype as unknown as { reconnect: Reconnect };
-const clientReconnect: Reconnect = socketPrototype.reconnect;
-socketPrototype.reconnect = function (retry) {
-  return this.shouldReconnect ? clientReconnect.call(this, retry) : new Promise(() => undefined);
-};
-
-/**
  * Ditto's twin events over its WebSocket, through the official client, kept alive forever.
  *
  * The client's own reconnect neither re-sends START-SEND-EVENTS nor keeps trying (it gives up
  * after about two minutes with an unhandled rejection), and a failed first connect rejects
- * unhandled too. So the client is built with reconnect off; when its socket goes, this class
- * drops it, probes the endpoint with a bare WebSocket until the upgrade succeeds (so the client
- * is only built when it can connect), builds a new one and requests events again.
+ * unhandled too (ditto-client-internals.ts copes with both). So the client is built with
+ * reconnect off; when its socket goes, this class drops it, probes the endpoint with a bare
+ * WebSocket until the upgrade succeeds (so the client is only built when it can connect), builds
+ * a new one and requests events again.
  */
 export class DittoEventStream {
   private readonly logger = new Logger('DittoEvents');
@@ -48,8 +37,6 @@ export class DittoEventStream {
   private attempt = 0;
   private timer: NodeJS.Timeout | null = null;
   private connectedFlag = false;
-  /** Failed first connects whose Error the client is about to leave unhandled. */
-  private expectedErrors = 0;
   private readonly opened = new WeakSet<DittoWebSocketTwinClient>();
 
   constructor(
@@ -69,16 +56,6 @@ export class DittoEventStream {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.drop();
-  }
-
-  /** The client rejects into the void when a socket built without reconnect closes or fails. */
-  isExpectedClientRejection(reason: unknown): boolean {
-    if (typeof reason === 'string') return reason.startsWith('Reconnect ');
-    if (reason instanceof Error && this.expectedErrors > 0) {
-      this.expectedErrors--;
-      return true;
-    }
-    return false;
   }
 
   private schedule(delayMs: number): void {
@@ -131,7 +108,7 @@ export class DittoEventStream {
       reconnecting: lost,
       disconnected: () => {
         // A first connect that fails rejects with the socket's Error, unhandled by the client.
-        if (!mine || !this.opened.has(mine)) this.expectedErrors++;
+        if (!mine || !this.opened.has(mine)) expectConnectError();
         lost();
       },
     };

@@ -8,6 +8,7 @@ import {
   type RequestSender,
 } from '@eclipse-ditto/ditto-javascript-client-node';
 import { httpAuth } from './ditto-auth.js';
+import { answerOf, rawSenders } from './ditto-client-internals.js';
 import type { DittoSettings } from './ditto-settings.js';
 import type { PolicyJson } from '../policies/model/policy.types.js';
 import { policyBody } from './policy-ops.js';
@@ -48,13 +49,9 @@ export class DittoGateway {
       : DittoNodeClient.newHttpClient().withoutTls();
     const located = settings.prefix ? tls.withCustomPath(`${settings.prefix}/api`) : tls;
     this.client = located.withDomain(settings.domain).withAuthProvider(httpAuth(settings)).build();
-    // Every handle holds the client's sender; it is the one piece of the client that takes raw JSON.
-    this.sender = (
-      this.client.getThingsHandle() as unknown as { requestFactory: RequestSender }
-    ).requestFactory;
-    this.policySender = (
-      this.client.getPoliciesHandle() as unknown as { requestFactory: RequestSender }
-    ).requestFactory;
+    const senders = rawSenders(this.client);
+    this.sender = senders.things;
+    this.policySender = senders.policies;
   }
 
   async send(op: WireOp, correlationId: string): Promise<void> {
@@ -161,7 +158,7 @@ export class DittoGateway {
     return response.body;
   }
 
-  /** Maps the client's rejections (Ditto's error JSON, an Error, or a bare string) onto failures. */
+  /** Maps the client's rejections (Ditto's answer, an Error, or a bare string) onto failures. */
   private async guard<T>(call: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     // The client passes its timeout to http.request, which only emits 'timeout' and never aborts.
@@ -175,7 +172,7 @@ export class DittoGateway {
     try {
       return await Promise.race([call, timeout]);
     } catch (err) {
-      throw err instanceof DittoCallError ? err : new DittoCallError(classify(err));
+      throw err instanceof DittoCallError ? err : new DittoCallError(classify(answerOf(err)));
     } finally {
       clearTimeout(timer);
     }
@@ -190,7 +187,12 @@ export function classify(err: unknown): DittoFailure {
   if (err instanceof Error) return { kind: 'unreachable', message: err.message };
   const body = (err ?? {}) as Record<string, unknown>;
   const status = typeof body.status === 'number' ? body.status : 0;
-  const message = typeof body.message === 'string' ? body.message : describe(err);
+  const message =
+    typeof body.message === 'string'
+      ? body.message
+      : status > 0
+        ? `Ditto answered HTTP ${status} without a message`
+        : describe(err);
   if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
     return {
       kind: 'rejected',

@@ -100,11 +100,11 @@ export class DittoSyncEngine {
     this.schedulePolicyPoll();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.policyTimer) clearTimeout(this.policyTimer);
     this.events.stop();
-    this.lanes.stop();
+    await this.lanes.stop();
   }
 
   /** Local changes waiting for Ditto: read and unfinished ones, plus those not read yet. */

@@ -16,6 +16,7 @@ import { TransactionRunner } from '../persistence/transaction.js';
 import { SearchService } from '../twins/search.service.js';
 import { TwinsQueryService } from '../twins/twins-query.service.js';
 import { TwinsService } from '../twins/twins.service.js';
+import { holdClientRejections } from './ditto-client-internals.js';
 import { dittoSettings, type DittoSettings } from './ditto-settings.js';
 import { DittoSyncEngine } from './ditto-sync.engine.js';
 import { DittoSyncRepository, type ThingSyncError } from './ditto-sync.repository.js';
@@ -59,11 +60,7 @@ export class DittoSyncService implements OnApplicationBootstrap, OnApplicationSh
   private flushing: Promise<void> = Promise.resolve();
   private savedCursor = '';
   private stopped = false;
-  private readonly onRejection = (reason: unknown): void => {
-    if (this.engine?.events.isExpectedClientRejection(reason)) return;
-    // Anything else keeps Node's default: an unhandled rejection ends the process.
-    throw reason;
-  };
+  private releaseRejections: (() => void) | null = null;
 
   constructor(
     @Inject(ConfigService) config: ConfigService,
@@ -83,7 +80,8 @@ export class DittoSyncService implements OnApplicationBootstrap, OnApplicationSh
 
   onApplicationBootstrap(): void {
     if (!this.settings) return;
-    process.on('unhandledRejection', this.onRejection);
+    // The Ditto client leaves some rejections unhandled; they must not stop the process.
+    this.releaseRejections = holdClientRejections();
     void this.tryLead();
   }
 
@@ -91,7 +89,8 @@ export class DittoSyncService implements OnApplicationBootstrap, OnApplicationSh
     this.stopped = true;
     if (this.leaderTimer) clearTimeout(this.leaderTimer);
     await this.resign();
-    process.off('unhandledRejection', this.onRejection);
+    this.releaseRejections?.();
+    this.releaseRejections = null;
   }
 
   async status(): Promise<DittoSyncStatus> {
@@ -190,7 +189,7 @@ export class DittoSyncService implements OnApplicationBootstrap, OnApplicationSh
     this.feed = null;
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (engine) {
-      engine.stop();
+      await engine.stop();
       await this.flush(engine);
     }
     const client = this.lockClient;

@@ -18,7 +18,8 @@ export interface SyncStats {
   policiesApplied: number;
   retries: number;
   lastDeliveredAt: string | null;
-  lastFailure: { message: string; at: string } | null;
+  /** status: Ditto's HTTP status when it answered (0 for a timeout or an unreadable answer). */
+  lastFailure: { message: string; status?: number; at: string } | null;
   inboundErrors: { thingId: string; path: string; error: string; message: string; at: string }[];
 }
 
@@ -160,7 +161,11 @@ export class SyncContext {
 
   retryLater(thingId: string, f: Exclude<DittoFailure, { kind: 'rejected' }>): ItemResult {
     this.stats.retries++;
-    this.stats.lastFailure = { message: `${thingId}: ${f.message}`, at: new Date().toISOString() };
+    this.stats.lastFailure = {
+      message: `${thingId}: ${f.message}`,
+      ...(f.kind === 'retry' ? { status: f.status } : {}),
+      at: new Date().toISOString(),
+    };
     return { retryInMs: this.backoff(this.stats.retries % 8), pauseAll: f.kind === 'unreachable' };
   }
 

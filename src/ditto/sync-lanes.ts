@@ -32,6 +32,7 @@ export class Lanes {
   private pausedUntil = 0;
   private pauseTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private idle: (() => void)[] = [];
 
   constructor(
     private readonly concurrency: number,
@@ -66,10 +67,22 @@ export class Lanes {
     return n;
   }
 
-  stop(): void {
+  /**
+   * Starts nothing more and resolves once the items already running have returned, so nothing
+   * of the sync still touches the database when the app closes its pools. Waits at most
+   * `waitMs`: a request Ditto never answers must not hold the shutdown.
+   */
+  async stop(waitMs = 10_000): Promise<void> {
     this.stopped = true;
     for (const lane of this.lanes.values()) if (lane.timer) clearTimeout(lane.timer);
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    if (this.running === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.idle.push(resolve);
+      timer = setTimeout(resolve, waitMs);
+    });
+    clearTimeout(timer);
   }
 
   private lane(thingId: string): Lane {
@@ -110,7 +123,8 @@ export class Lanes {
       result = await item.run();
     } catch (err) {
       // A bug or an unexpected answer: report it and try the item again later, never drop it.
-      this.onError(thingId, err);
+      // Once stopping, a failure is the closing itself; the item stays unfinished for the next run.
+      if (!this.stopped) this.onError(thingId, err);
       result = { retryInMs: this.backoff(lane.attempt) };
     }
     lane.running = false;
@@ -121,7 +135,7 @@ export class Lanes {
       item.finished?.();
       if (lane.items.length === 0) this.lanes.delete(thingId);
       else this.wake(thingId, lane);
-    } else {
+    } else if (!this.stopped) {
       lane.attempt++;
       if (result.pauseAll) this.pause(result.retryInMs);
       lane.timer = setTimeout(() => {
@@ -129,6 +143,7 @@ export class Lanes {
         this.wake(thingId, lane);
       }, result.retryInMs);
     }
+    if (this.stopped && this.running === 0) for (const resolve of this.idle.splice(0)) resolve();
     this.drain();
   }
 

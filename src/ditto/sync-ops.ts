@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { JournalAction, JournalEntry } from '../journal/journal.types.js';
 import { deleteAt, isJsonObject, parsePointer, setAt } from '../twins/model/json-pointer.js';
 import { mergePatch, mergePatchAt } from '../twins/model/merge-patch.js';
+import { parseThingEventTopic } from '../protocol/events.js';
 
 /**
  * The mapping between our journal and Ditto's twin API, and the bits of thing algebra the
@@ -71,10 +72,9 @@ export function withIdentity(op: WireOp, policyId: string): WireOp {
   return { ...op, body: { thingId: op.thingId, policyId, ...body } };
 }
 
-/** Parses a Ditto protocol topic `{namespace}/{name}/things/twin/events/{action}`. */
+/** Parses a Ditto protocol topic `{namespace}/{name}/things/twin/events/{action}` (protocol/events.ts). */
 export function parseEventTopic(topic: string): { thingId: string; action: JournalAction } | null {
-  const m = /^([^/]+)\/([^/]+)\/things\/twin\/events\/(created|modified|merged|deleted)$/.exec(topic);
-  return m ? { thingId: `${m[1]}:${m[2]}`, action: m[3] as JournalAction } : null;
+  return parseThingEventTopic(topic);
 }
 
 /** Applies one change to a thing document; null is "no thing". Tolerant where replay must be. */

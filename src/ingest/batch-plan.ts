@@ -100,6 +100,8 @@ export function twinCommands(
       origin: 'mqtt',
       ...(create ? { policyIdIfCreated: create.policyId } : {}),
       ...(command.correlationId === undefined ? {} : { correlationId: command.correlationId }),
+      // Beyond its features a device's command is enforced against the thing's policy.
+      ...(command.auth === undefined ? {} : { auth: command.auth }),
     });
   }
   return out;

@@ -11,10 +11,15 @@ export type BrokerAccess = Pick<
 
 /**
  * How the ingest takes device messages on the embedded broker before the broker acknowledges them
- * (`published` runs inside the PUBLISH pipeline, so a QoS 1 PUBACK waits for it), and the ingest's
- * own bounds on what a client may publish. Provided under BROKER_INTAKE by the ingest.
+ * (aedes writes a QoS 1 PUBACK once `authorizePublish` calls back; `published` runs only after the
+ * PUBACK), and the ingest's own bounds on what a client may publish: `maxPacketBytes` closes a
+ * connection whose packet is larger, before its payload is buffered, and tells `packetRefused`.
+ * Provided under BROKER_INTAKE by the ingest (broker-intake.ts).
  */
-export type BrokerIntake = Pick<AedesOptions, 'authorizePublish' | 'published'>;
+export type BrokerIntake = Pick<AedesOptions, 'authorizePublish' | 'published'> & {
+  maxPacketBytes?: number;
+  packetRefused?: () => void;
+};
 
 export const BROKER_ACCESS = Symbol('BrokerAccess');
 export const BROKER_INTAKE = Symbol('BrokerIntake');

@@ -1,7 +1,15 @@
-import { Inject, Injectable } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { ConfigService } from '../config/config.service.js';
 import { TransactionRunner } from '../persistence/transaction.js';
 import { parseThingId } from '../twins/model/thing-id.js';
 import { IngestErrors } from './ingest.errors.js';
+import { IngestStats } from './ingest-stats.js';
 import { IngestRepository, type DeadLetterRow } from './ingest.repository.js';
 
 export interface DeadLetterView {
@@ -25,14 +33,54 @@ export interface DeadLetterPage {
 const DEFAULT_LIMIT = 25;
 const MAX_LIMIT = 1000;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** Pruning is cheap (indexed by age; the table is bounded by the size cap): once a minute. */
+const PRUNE_EVERY_MS = 60_000;
 
-/** Reads the dead-letter table for operators: newest first, keyset-paged. */
+/**
+ * Reads the dead-letter table for operators (newest first, keyset-paged) and keeps it bounded:
+ * letters older than DEAD_LETTER_RETENTION_DAYS go, then the oldest beyond DEAD_LETTER_MAX_BYTES.
+ * Every replica prunes; the deletes are idempotent.
+ */
 @Injectable()
-export class DeadLettersService {
+export class DeadLettersService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('DeadLetters');
+  private timer: NodeJS.Timeout | undefined;
+  private pruning: Promise<number> | undefined;
+
   constructor(
     @Inject(IngestRepository) private readonly repo: IngestRepository,
     @Inject(TransactionRunner) private readonly tx: TransactionRunner,
+    @Inject(ConfigService) private readonly config: ConfigService,
+    @Inject(IngestStats) private readonly stats: IngestStats,
   ) {}
+
+  onApplicationBootstrap(): void {
+    const run = () => {
+      this.pruning ??= this.prune()
+        .catch((err: unknown) => {
+          this.logger.warn(`pruning dead letters failed: ${(err as Error).message}`);
+          return 0;
+        })
+        .finally(() => (this.pruning = undefined));
+    };
+    run();
+    this.timer = setInterval(run, PRUNE_EVERY_MS).unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.pruning;
+  }
+
+  /** Deletes what the retention and the size cap no longer allow; returns how many went. */
+  async prune(now = Date.now()): Promise<number> {
+    const days = this.config.get('DEAD_LETTER_RETENTION_DAYS');
+    // 0 days: kept until the size cap needs the room.
+    const cutoff = days > 0 ? now - days * 86_400_000 : 0;
+    const n = await this.repo.pruneDeadLetters(this.tx.db, cutoff, this.config.get('DEAD_LETTER_MAX_BYTES'));
+    this.stats.deadLettersPruned += n;
+    return n;
+  }
 
   async list(query: Record<string, unknown>): Promise<DeadLetterPage> {
     const limit = parseLimit(single(query, 'limit'));

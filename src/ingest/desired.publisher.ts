@@ -1,57 +1,161 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { DomainError } from '../common/domain-error.js';
-import { TwinEventBus } from '../journal/event-bus.js';
+import { JournalFeed, seqAfter, type FeedSubscription } from '../journal/journal-feed.js';
 import type { JournalEntry } from '../journal/journal.types.js';
+import { TransactionRunner } from '../persistence/transaction.js';
+import { deviceTopic } from '../protocol/device-topics.js';
 import { isJsonObject } from '../twins/model/json-pointer.js';
 import { TwinsQueryService } from '../twins/twins-query.service.js';
 import { IngestStats } from './ingest-stats.js';
+import { IngestRepository } from './ingest.repository.js';
+import { MqttBroker } from './mqtt-broker.js';
 import { MqttConnection } from './mqtt-connection.js';
+
+/** How often the cursor is written when it moved: a crash replays at most this much of the feed. */
+const CURSOR_SAVE_MS = 5_000;
+const RETRY_MS = 1_000;
+const PAGE = 1_000;
 
 /**
  * Publishes a thing's desired state on `things/{thingId}/desired` (QoS 1, retained, so a device
  * that connects later gets it at once) whenever a committed change may have touched it. It
  * always publishes the current state read back from the store, coalescing bursts per thing,
  * so a device never ends on an older desired state than the twin's.
+ *
+ * Durable: the changes come from the journal feed (every replica's commits, in seq order), not
+ * from the in-process bus, and a cursor in the database records the seq up to which every
+ * touched thing has been published (PUBACKed by the broker). At boot the feed replays from the
+ * cursor, so a crash between a commit and its publish only delays the publish. The cursor is
+ * shared by replicas and only moves forward: each replica publishes every change it sees (the
+ * same retained current state, so repeats are harmless), so whichever replica got furthest
+ * stands for all. The embedded broker keeps no retained messages across restarts: with it,
+ * the desired state of every thing that has some is published again at boot.
  */
 @Injectable()
-export class DesiredPublisher implements OnModuleInit, OnApplicationShutdown {
+export class DesiredPublisher implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('DesiredPublisher');
   private readonly dirty = new Set<string>();
   private running: Promise<void> | undefined;
-  private unsubscribe: (() => void) | undefined;
+  private subscription: FeedSubscription | undefined;
+  /** The last seq the feed delivered. */
+  private seen: string | undefined;
+  /** Every touched thing up to this seq has been published. */
+  private published: string | undefined;
+  private saved: string | undefined;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
-    @Inject(TwinEventBus) private readonly bus: TwinEventBus,
+    @Inject(JournalFeed) private readonly feed: JournalFeed,
     @Inject(TwinsQueryService) private readonly query: TwinsQueryService,
     @Inject(MqttConnection) private readonly mqtt: MqttConnection,
+    @Inject(MqttBroker) private readonly broker: MqttBroker,
+    @Inject(IngestRepository) private readonly repo: IngestRepository,
+    @Inject(TransactionRunner) private readonly tx: TransactionRunner,
     @Inject(IngestStats) private readonly stats: IngestStats,
   ) {}
 
-  onModuleInit(): void {
-    this.unsubscribe = this.bus.subscribe((entries) => this.onEntries(entries));
+  async onApplicationBootstrap(): Promise<void> {
+    const cursor = await this.repo.desiredCursor(this.tx.db);
+    this.saved = cursor;
+    this.follow(cursor);
+    this.saveTimer = setInterval(() => void this.saveCursor(), CURSOR_SAVE_MS).unref();
+    if (this.broker.embedded) void this.republishAll();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.unsubscribe?.();
+    this.stopped = true;
+    this.subscription?.close();
+    clearInterval(this.saveTimer);
+    clearTimeout(this.retryTimer);
     await this.running;
+    await this.saveCursor();
   }
 
-  private onEntries(entries: readonly JournalEntry[]): void {
+  /** From the cursor, or from the head on the very first start (nothing to catch up on). */
+  private follow(from: string | undefined): void {
+    this.subscription = this.feed.subscribe((entries) => this.onEntries(entries), {
+      ...(from === undefined ? {} : { from }),
+      onError: (err) => {
+        this.logger.warn(`reading the journal failed, retrying: ${(err as Error).message}`);
+        this.retryTimer = setTimeout(() => {
+          if (!this.stopped) this.follow(this.published ?? from);
+        }, RETRY_MS * 5).unref();
+      },
+    });
+  }
+
+  /** While the feed replays it waits for the returned promise, so a catch-up is paced. */
+  private onEntries(entries: readonly JournalEntry[]): Promise<void> | undefined {
     for (const e of entries) if (e.entity !== 'policy' && touchesDesired(e)) this.dirty.add(e.thingId);
-    if (this.dirty.size > 0) {
-      this.running ??= this.drain()
-        .catch((err: unknown) =>
-          this.logger.error(`publishing desired state failed: ${(err as Error).message}`),
-        )
-        .finally(() => (this.running = undefined));
+    this.seen = entries[entries.length - 1].seq;
+    if (this.dirty.size === 0 && !this.running) {
+      this.published = this.seen;
+      return undefined;
     }
+    return this.schedule();
+  }
+
+  private schedule(): Promise<void> {
+    this.running ??= this.drain().finally(() => (this.running = undefined));
+    return this.running;
   }
 
   private async drain(): Promise<void> {
-    while (this.dirty.size > 0) {
+    await this.mqtt.ready;
+    while (this.dirty.size > 0 && !this.stopped) {
+      const upTo = this.seen;
       const ids = [...this.dirty];
       this.dirty.clear();
-      await Promise.all(ids.map((id) => this.publish(id)));
+      try {
+        await Promise.all(ids.map((id) => this.publish(id)));
+      } catch (err) {
+        // Kept for another attempt: a lost publish is what this class exists to prevent.
+        for (const id of ids) this.dirty.add(id);
+        this.logger.error(`publishing desired state failed, retrying: ${(err as Error).message}`);
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => {
+          if (!this.stopped) void this.schedule();
+        }, RETRY_MS).unref();
+        return;
+      }
+      if (upTo !== undefined && (this.published === undefined || seqAfter(upTo, this.published))) {
+        this.published = upTo;
+      }
+    }
+  }
+
+  private async saveCursor(): Promise<void> {
+    const seq = this.published;
+    if (seq === undefined || seq === this.saved) return;
+    try {
+      await this.repo.saveDesiredCursor(this.tx.db, seq);
+      this.saved = seq;
+    } catch (err) {
+      this.logger.warn(`saving the desired-state cursor failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Every thing with desired properties, page by page (the embedded broker lost them all). */
+  private async republishAll(): Promise<void> {
+    try {
+      let after = '';
+      for (;;) {
+        const ids = await this.repo.thingsWithDesired(this.tx.db, after, PAGE);
+        if (ids.length === 0 || this.stopped) return;
+        for (const id of ids) this.dirty.add(id);
+        await this.schedule();
+        after = ids[ids.length - 1];
+      }
+    } catch (err) {
+      this.logger.error(`publishing desired state at boot failed: ${(err as Error).message}`);
     }
   }
 
@@ -66,7 +170,7 @@ export class DesiredPublisher implements OnModuleInit, OnApplicationShutdown {
       payload = JSON.stringify({ features: {} });
       if (err.code === 'things:thing.notfound') payload = '';
     }
-    await this.mqtt.publish(`things/${thingId}/desired`, payload, true);
+    await this.mqtt.publish(deviceTopic(thingId, 'desired'), payload, true);
     this.stats.desiredPublished++;
   }
 }

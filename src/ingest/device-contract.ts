@@ -7,7 +7,10 @@ import {
 } from '../telemetry/reading.js';
 import { isJsonObject } from '../twins/model/json-pointer.js';
 import { isValidThingId } from '../twins/model/thing-id.js';
+import { storableText } from '../common/text.js';
 import { parseDittoCommand, type DeviceCommand } from './ditto-command.js';
+import { parseDeviceTopic } from '../protocol/device-topics.js';
+import { isMessageTopic } from '../protocol/messages.js';
 
 /**
  * The device contract, as pure functions from an MQTT message to what it means:
@@ -15,6 +18,7 @@ import { parseDittoCommand, type DeviceCommand } from './ditto-command.js';
  *   things/{thingId}/ditto      a Ditto protocol modify/merge command
  *   things/{thingId}/status     online | offline (the device's Last Will says offline)
  *   things/{thingId}/desired    published by the platform; ignored when it comes back to us
+ *   things/{thingId}/[features/{f}/](inbox|outbox)/…  live messages: ignored here (messages/)
  * Anything else is a dead letter with one of DEAD_LETTER_REASONS. This file owns the wire
  * format (topics, encodings, the payload's shape); what makes a reading storable (ids, time,
  * seq, values) is telemetry's, whose checks are applied here as the payload is decoded.
@@ -28,6 +32,9 @@ export const DEAD_LETTER_REASONS = [
   'non_finite_number',
   'schema_invalid',
   'timestamp_in_future',
+  'timestamp_too_old',
+  'text_invalid',
+  'thing_create_limited',
   'thing_unknown',
   'command_rejected',
   'storage_refused',
@@ -69,17 +76,24 @@ export type DeviceMessage =
 export interface ContractLimits {
   maxPayloadBytes: number;
   maxFutureSkewMs: number;
+  /** Epoch ms: earlier readings are dead letters (INGEST_MIN_TIMESTAMP). */
+  minTime?: number;
 }
 
-const TOPIC = /^things\/([^/]+)\/(telemetry|ditto|status|desired)$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function parseDeviceMessage(msg: InboundMessage, limits: ContractLimits): DeviceMessage {
-  const match = TOPIC.exec(msg.topic);
+  // Live messages reach the ingest's shared subscription too; the messages feature takes them.
+  if (isMessageTopic(msg.topic)) return { kind: 'ignored', why: 'a live message (messages feature)' };
+  const match = parseDeviceTopic(msg.topic);
   if (!match) {
     return reject('topic_unknown', `Topic '${msg.topic}' is not part of the device contract.`, null);
   }
-  const [, thingId, channel] = match;
+  const { thingId, channel } = match;
+  // PostgreSQL text cannot hold NUL or unpaired surrogates: caught here, not by a failing batch.
+  if (!storableText(msg.topic)) {
+    return reject('text_invalid', 'The topic holds NUL or text that cannot be stored.', null);
+  }
   if (channel === 'desired') return { kind: 'ignored', why: 'the platform publishes desired state itself' };
   if (!isValidThingId(thingId)) {
     return reject('thing_id_invalid', `Thing ID '${thingId}' is not valid: <namespace>:<name>.`, null);
@@ -110,6 +124,8 @@ export function parseDeviceMessage(msg: InboundMessage, limits: ContractLimits):
   }
   if (shape === 'non_finite')
     return reject('non_finite_number', 'The payload holds a non-finite number.', thingId);
+  if (shape === 'text')
+    return reject('schema_invalid', 'The payload holds a NUL character or an unpaired surrogate.', thingId);
   if (channel === 'telemetry') return parseTelemetry(thingId, body, msg, limits);
   const command = parseDittoCommand(thingId, body);
   if ('problem' in command) return reject('schema_invalid', command.problem, thingId);
@@ -125,7 +141,7 @@ export const MAX_JSON_DEPTH = 64;
  *   PostgreSQL's jsonb parser) cannot take, so its batch would fail every time;
  * - non-finite: JSON.parse turns 1e400 into Infinity, which no reading or twin value can hold.
  */
-function shapeProblem(value: unknown): 'too_deep' | 'non_finite' | undefined {
+function shapeProblem(value: unknown): 'too_deep' | 'non_finite' | 'text' | undefined {
   // Two stacks rather than one of pairs: this runs on every message, and pairs are garbage.
   const nodes: unknown[] = [value];
   const depths: number[] = [0];
@@ -133,8 +149,10 @@ function shapeProblem(value: unknown): 'too_deep' | 'non_finite' | undefined {
     const node = nodes.pop();
     const depth = depths.pop() as number;
     if (typeof node === 'number' && !Number.isFinite(node)) return 'non_finite';
+    if (typeof node === 'string' && !storableText(node)) return 'text';
     if (node === null || typeof node !== 'object') continue;
     if (depth >= MAX_JSON_DEPTH) return 'too_deep';
+    if (!Array.isArray(node) && !Object.keys(node).every(storableText)) return 'text';
     for (const child of Object.values(node)) {
       nodes.push(child);
       depths.push(depth + 1);
@@ -192,6 +210,9 @@ function parseTelemetry(
     }
     collectLeaves(featureId, [], properties, leaves);
   }
+  // After the shape checks, so a malformed message keeps telling what is wrong with it first.
+  const tooOld = timeTooOld(time, thingId, limits);
+  if (tooOld) return tooOld;
   const checked = storableReadings({ thingId, ts: time, seq }, leaves);
   if ('problem' in checked) {
     const reason = checked.problem.nonFinite ? 'non_finite_number' : 'schema_invalid';
@@ -255,8 +276,21 @@ function parseStatus(
   if (time > msg.receivedAt + limits.maxFutureSkewMs) {
     return reject('timestamp_in_future', 'The status ts lies in the future.', thingId);
   }
+  const tooOld = timeTooOld(time, thingId, limits);
+  if (tooOld) return tooOld;
   if (msg.retained) return { kind: 'ignored', why: 'a retained status replayed at subscribe time' };
   return { kind: 'status', thingId, online: status === 'online', time };
+}
+
+/** Before INGEST_MIN_TIMESTAMP: such a row would land in no partition retention ever drops. */
+function timeTooOld(time: number, thingId: string, limits: ContractLimits): DeviceMessage | undefined {
+  if (limits.minTime === undefined || time >= limits.minTime) return undefined;
+  const shown = Number.isNaN(new Date(time).getTime()) ? String(time) : iso(time);
+  return reject(
+    'timestamp_too_old',
+    `ts ${shown} is before INGEST_MIN_TIMESTAMP (${iso(limits.minTime)}).`,
+    thingId,
+  );
 }
 
 export function iso(ms: number): string {

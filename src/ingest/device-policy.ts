@@ -18,9 +18,11 @@ export function devicePolicySubjects(config: ConfigService): string[] {
 }
 
 /**
- * Devices create their twins as the platform (they have no identity of their own yet), and such a
+ * A device that creates its twin (AUTO_CREATE_THINGS) does so through the platform, and such a
  * twin must still be governed: it links one shared policy, like a ThingsBoard tenant's devices.
- * That policy is created at start when missing; afterwards it is the operators' to change.
+ * That policy is created at start when missing; afterwards it is the operators' to change. It
+ * names no device: a device writes its own features through its own topic (see deviceAuth in
+ * ditto-command.ts), and anything beyond them needs an entry for `device:<thingId>`.
  */
 @Injectable()
 export class DevicePolicy implements OnApplicationBootstrap {

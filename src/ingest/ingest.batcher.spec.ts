@@ -43,10 +43,14 @@ function setup(batchMax: number) {
       );
     }
   };
-  /** Ends the test: every commit finishes, and no timer is left behind. */
+  /** Ends the test: every commit finishes (those stop() starts for what is queued too), no timer is left. */
   const close = async () => {
-    const stopped = batcher.stop();
-    for (const c of writer.commits) c.finish();
+    let done = false;
+    const stopped = batcher.stop().then(() => (done = true));
+    while (!done) {
+      for (const c of writer.commits) c.finish();
+      await settle();
+    }
     await stopped;
   };
   return { writer, stats, batcher, acked, submit, close };
@@ -150,15 +154,18 @@ describe('IngestBatcher', () => {
     await stopped;
   });
 
-  it('on stop lets running commits finish and leaves what is queued unacknowledged', async () => {
+  it('on stop lets running commits finish, then commits and acknowledges what is queued', async () => {
     const { writer, batcher, acked, submit } = setup(2);
     submit('m1', 'm2', 'm3');
     const stopped = batcher.stop();
     writer.commits[0].finish();
+    while (writer.commits.length < 2) await settle();
+    expect(writer.commits[1].topics).toEqual(['m3']);
+    writer.commits[1].finish();
     await stopped;
-    expect(acked).toEqual(['m1', 'm2']);
-    expect(writer.commits).toHaveLength(1);
-    expect(batcher.pending).toBe(1);
+    expect(acked).toEqual(['m1', 'm2', 'm3']);
+    expect(writer.commits).toHaveLength(2);
+    expect(batcher.pending).toBe(0);
   });
 });
 

@@ -23,6 +23,10 @@ const RETRY_MAX_MS = 5_000;
  * locks, each holding a connection.
  */
 const PIPELINE = 2;
+/** On shutdown, what is queued is committed for at most this long before the batcher stops. */
+export const STOP_DRAIN_MS = 10_000;
+
+const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, Math.max(0, ms)).unref());
 
 /**
  * Gathers messages for INGEST_BATCH_MS or until INGEST_BATCH_MAX of them (or INGEST_BATCH_MAX_BYTES
@@ -60,6 +64,7 @@ export class IngestBatcher {
     this.batchMax = config.get('INGEST_BATCH_MAX');
     this.batchMaxBytes = config.get('INGEST_BATCH_MAX_BYTES');
     this.lanes = config.get('INGEST_LANES');
+    stats.pendingOf = () => this.pending;
   }
 
   submit(msg: InboundMessage, ack: Ack): void {
@@ -76,10 +81,18 @@ export class IngestBatcher {
   }
 
   /**
-   * Lets running commits finish (their acks go out); what is queued stays unacknowledged and
-   * the broker redelivers it. Called by the connection before it disconnects.
+   * Commits what was taken (for up to STOP_DRAIN_MS: the database may be away), lets running
+   * commits finish (their acks go out); whatever is left stays unacknowledged and the broker
+   * redelivers it to this replica's session. Called by the connection after it left the share
+   * group, so nothing new arrives and a replica that stops for good leaves nothing behind.
    */
   async stop(): Promise<void> {
+    const until = Date.now() + STOP_DRAIN_MS;
+    while (this.queue.length > 0 && Date.now() < until) {
+      this.flush();
+      if (this.running.size === 0) break;
+      await Promise.race([...this.running, sleep(until - Date.now())]);
+    }
     this.stopping = true;
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -129,12 +142,19 @@ export class IngestBatcher {
     let release!: () => void;
     this.acked = new Promise((ok) => (release = ok));
     this.committing += batch.length;
+    const started = performance.now();
     try {
       const outcome = await this.commitWithRetry(batch, onTwinPhase);
       await before;
       if (outcome) {
         for (const p of batch) p.ack();
         this.count(batch.length, outcome);
+        this.stats.onBatchCommitted?.({
+          messages: batch.length,
+          commitSeconds: (performance.now() - started) / 1000,
+          committedAt: Date.now(),
+          receivedAt: batch.map((p) => p.msg.receivedAt),
+        });
       }
     } catch (err) {
       this.logger.error(`ingest batch failed: ${describe(err)}`);
@@ -229,6 +249,9 @@ export class IngestBatcher {
     s.stale += o.stale;
     s.twinChanges += o.twinChanges;
     for (const reason of o.deadLetters) s.deadLetter(reason);
+    // Each message ends as exactly one dead letter, ignored, or stored (see IngestStats.messages).
+    s.ignored += o.ignored;
+    s.stored += messages - o.deadLetters.length - o.ignored;
     this.writer.memory.remember(o.presence, Date.now());
   }
 }
@@ -250,6 +273,7 @@ function combine(a: BatchOutcome, b: BatchOutcome): BatchOutcome {
     twinChanges: a.twinChanges + b.twinChanges,
     deadLetters: [...a.deadLetters, ...b.deadLetters],
     presence: [...a.presence, ...b.presence],
+    ignored: a.ignored + b.ignored,
   };
 }
 

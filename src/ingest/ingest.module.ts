@@ -1,8 +1,12 @@
 import { Module } from '@nestjs/common';
+import { DeviceBrokerAccess } from '../devices/broker-access.js';
+import { DevicesModule } from '../devices/devices.module.js';
 import { JournalModule } from '../journal/journal.module.js';
 import { TelemetryModule } from '../telemetry/telemetry.module.js';
 import { TwinsModule } from '../twins/twins.module.js';
 import { PoliciesModule } from '../policies/policies.module.js';
+import { BROKER_ACCESS, BROKER_INTAKE } from './broker-hooks.js';
+import { BrokerIntakeHooks } from './broker-intake.js';
 import { DeadLettersService } from './dead-letters.service.js';
 import { DevicePolicy } from './device-policy.js';
 import { DesiredPublisher } from './desired.publisher.js';
@@ -20,7 +24,7 @@ import { PresenceSweeper } from './presence.sweeper.js';
  * history and twins with acknowledgement after commit, dead letters, presence and desired state.
  */
 @Module({
-  imports: [TwinsModule, TelemetryModule, JournalModule, PoliciesModule],
+  imports: [TwinsModule, TelemetryModule, JournalModule, PoliciesModule, DevicesModule],
   controllers: [IngestController],
   providers: [
     MqttBroker,
@@ -33,6 +37,15 @@ import { PresenceSweeper } from './presence.sweeper.js';
     DesiredPublisher,
     DeadLettersService,
     DevicePolicy,
+    // Device messages taken inside the embedded broker's PUBLISH pipeline, acked after commit.
+    BrokerIntakeHooks,
+    { provide: BROKER_INTAKE, useFactory: (i: BrokerIntakeHooks) => i.hooks, inject: [BrokerIntakeHooks] },
+    // Device identity on the embedded broker, its refusals counted in the ingest's stats.
+    {
+      provide: BROKER_ACCESS,
+      useFactory: (access: DeviceBrokerAccess, stats: IngestStats) => access.hooks(stats),
+      inject: [DeviceBrokerAccess, IngestStats],
+    },
   ],
   exports: [MqttBroker, MqttConnection, IngestStats],
 })

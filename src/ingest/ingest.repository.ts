@@ -2,6 +2,18 @@ import { Injectable } from '@nestjs/common';
 import type { Tx } from '../persistence/transaction.js';
 import type { DeadLetterReason } from './device-contract.js';
 
+/**
+ * A dead letter must always be storable, or the message it stands for would be neither stored
+ * nor dead-lettered: NUL (which PostgreSQL text cannot hold) and unpaired surrogates (which
+ * UTF-8 cannot encode) become U+FFFD. The raw bytes stay exact in the bytea payload.
+ */
+export function storableTextOf(s: string): string {
+  return s.replace(
+    /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g,
+    '\ufffd',
+  );
+}
+
 export interface NewDeadLetter {
   receivedAt: number;
   topic: string;
@@ -40,11 +52,11 @@ export class IngestRepository {
        SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[])`,
       [
         letters.map((l) => new Date(l.receivedAt).toISOString()),
-        letters.map((l) => l.topic),
+        letters.map((l) => storableTextOf(l.topic)),
         letters.map((l) => l.reason),
-        letters.map((l) => l.message),
+        letters.map((l) => storableTextOf(l.message)),
         letters.map((l) => l.payload),
-        letters.map((l) => l.thingId),
+        letters.map((l) => (l.thingId === null ? null : storableTextOf(l.thingId))),
       ],
     );
   }
@@ -77,6 +89,55 @@ export class IngestRepository {
       payload: r.payload,
       thingId: r.thing_id,
     }));
+  }
+
+  /**
+   * Dead letters received before `cutoff`, then the oldest beyond `maxBytes` in all (payload,
+   * topic and message): the table stays bounded whatever devices send. Returns how many went.
+   */
+  async pruneDeadLetters(tx: Tx, cutoff: number, maxBytes: number): Promise<number> {
+    const [aged] = await tx.query<{ n: number }>(
+      `WITH gone AS (DELETE FROM ingest_dead_letters WHERE received_at < $1 RETURNING 1)
+       SELECT count(*)::int AS n FROM gone`,
+      [new Date(cutoff).toISOString()],
+    );
+    const [capped] = await tx.query<{ n: number }>(
+      `WITH sized AS (
+         SELECT id, sum(octet_length(payload) + octet_length(topic) + octet_length(message))
+                  OVER (ORDER BY id DESC) AS newer_bytes
+         FROM ingest_dead_letters),
+       gone AS (DELETE FROM ingest_dead_letters
+                WHERE id <= (SELECT max(id) FROM sized WHERE newer_bytes > $1) RETURNING 1)
+       SELECT count(*)::int AS n FROM gone`,
+      [maxBytes],
+    );
+    return aged.n + capped.n;
+  }
+
+  /** The journal seq up to which desired state has been published (see DesiredPublisher). */
+  async desiredCursor(tx: Tx): Promise<string | undefined> {
+    const rows = await tx.query<{ seq: string }>(`SELECT seq::text AS seq FROM ingest_desired_cursor`);
+    return rows[0]?.seq;
+  }
+
+  /** Moves the cursor forward only: replicas publish the same feed and may report out of order. */
+  async saveDesiredCursor(tx: Tx, seq: string): Promise<void> {
+    await tx.query(
+      `INSERT INTO ingest_desired_cursor (id, seq) VALUES (true, $1::bigint)
+       ON CONFLICT (id) DO UPDATE SET seq = greatest(ingest_desired_cursor.seq, excluded.seq)`,
+      [seq],
+    );
+  }
+
+  /** Things with desired properties in some feature, after `afterId`, in id order. */
+  async thingsWithDesired(tx: Tx, afterId: string, limit: number): Promise<string[]> {
+    const rows = await tx.query<{ thing_id: string }>(
+      `SELECT thing_id FROM things
+       WHERE thing_id > $1 AND jsonb_path_exists(doc, '$.features.*.desiredProperties')
+       ORDER BY thing_id LIMIT $2`,
+      [afterId, limit],
+    );
+    return rows.map((r) => r.thing_id);
   }
 
   /** Locks the presence rows of the things (in id order, as every writer does). */

@@ -24,6 +24,8 @@ export interface BatchOutcome {
   twinChanges: number;
   deadLetters: DeadLetterReason[];
   presence: PresenceRow[];
+  /** Messages with nothing to store (desired state echoed back, a retained status replayed). */
+  ignored: number;
 }
 
 /** A batch that stored nothing: the start of a sum of outcomes. */
@@ -34,6 +36,7 @@ export const NO_OUTCOME: BatchOutcome = {
   twinChanges: 0,
   deadLetters: [],
   presence: [],
+  ignored: 0,
 };
 
 type Accepted = Exclude<DeviceMessage, { kind: 'ignored' } | { kind: 'rejected' }>;
@@ -48,8 +51,15 @@ const ID_ONLY = parseFieldSelector('thingId');
 @Injectable()
 export class IngestWriter {
   readonly memory: PresenceMemory;
-  private readonly limits: { maxPayloadBytes: number; maxFutureSkewMs: number };
+  private readonly limits: { maxPayloadBytes: number; maxFutureSkewMs: number; minTime: number };
   private readonly autoCreate: boolean;
+  /** AUTO_CREATE_PER_MINUTE: things devices may still create in the current minute. */
+  private readonly creations: CreationBudget;
+  /**
+   * Things known to exist, so a batch asks the database only about ids it has not seen: with
+   * AUTO_CREATE_THINGS every batch must tell new things (which spend the budget) from known ones.
+   */
+  private readonly known = new Set<string>();
   /** What things created by devices link: the platform's device policy. */
   private readonly devicePolicy: { policyId: string };
 
@@ -63,7 +73,9 @@ export class IngestWriter {
     this.limits = {
       maxPayloadBytes: config.get('INGEST_MAX_PAYLOAD_BYTES'),
       maxFutureSkewMs: config.get('INGEST_MAX_FUTURE_SKEW_MS'),
+      minTime: config.get('INGEST_MIN_TIMESTAMP'),
     };
+    this.creations = new CreationBudget(config.get('AUTO_CREATE_PER_MINUTE'));
     this.autoCreate = config.get('AUTO_CREATE_THINGS');
     this.devicePolicy = { policyId: devicePolicyId(config) };
     const timeoutMs = config.get('DEVICE_INACTIVITY_TIMEOUT') * 1000;
@@ -88,9 +100,13 @@ export class IngestWriter {
       });
 
     const accepted: { msg: InboundMessage; parsed: Accepted }[] = [];
+    let ignored = 0;
     for (const msg of messages) {
       const parsed = parseDeviceMessage(msg, this.limits);
-      if (parsed.kind === 'ignored') continue;
+      if (parsed.kind === 'ignored') {
+        ignored++;
+        continue;
+      }
       if (parsed.kind === 'rejected') {
         letter(msg, parsed.reason, parsed.message, parsed.thingId);
         continue;
@@ -98,13 +114,25 @@ export class IngestWriter {
       accepted.push({ msg, parsed });
     }
 
-    const unknown = this.autoCreate
-      ? new Set<string>()
-      : await this.unknownThings(accepted.map((a) => a.parsed.thingId));
+    const unknown = await this.unknownThings(accepted.map((a) => a.parsed.thingId));
+    // New things within this minute's budget may be created; the rest are refused below. A retried
+    // commit asks again: things it created meanwhile exist, so it spends nothing twice.
+    const creatable = new Set<string>();
+    if (this.autoCreate) for (const id of unknown) if (this.creations.take()) creatable.add(id);
     const kept = accepted.filter((a) => {
-      if (!unknown.has(a.parsed.thingId)) return true;
-      const why = `The Thing '${a.parsed.thingId}' does not exist and AUTO_CREATE_THINGS is false.`;
-      letter(a.msg, 'thing_unknown', why, a.parsed.thingId);
+      const id = a.parsed.thingId;
+      if (!unknown.has(id) || creatable.has(id)) return true;
+      if (this.autoCreate) {
+        const why = `The Thing '${id}' does not exist and devices have created AUTO_CREATE_PER_MINUTE things this minute.`;
+        letter(a.msg, 'thing_create_limited', why, id);
+      } else {
+        letter(
+          a.msg,
+          'thing_unknown',
+          `The Thing '${id}' does not exist and AUTO_CREATE_THINGS is false.`,
+          id,
+        );
+      }
       return false;
     });
 
@@ -177,6 +205,7 @@ export class IngestWriter {
         twinChanges,
         deadLetters: [...dead, ...rejected].map((d) => d.reason),
         presence: presence.rows,
+        ignored,
       };
     });
   }
@@ -196,13 +225,41 @@ export class IngestWriter {
     return { ...NO_OUTCOME, deadLetters: ['storage_refused'] };
   }
 
-  /** AUTO_CREATE_THINGS=false: messages for things that do not exist are dead letters. */
+  /** Which of the things do not exist (as far as this process can tell: see `known`). */
   private async unknownThings(ids: string[]): Promise<Set<string>> {
-    const wanted = [...new Set(ids)];
+    // Without AUTO_CREATE_THINGS every batch asks: a thing deleted meanwhile must be thing_unknown.
+    const wanted = [...new Set(ids)].filter((id) => !(this.autoCreate && this.known.has(id)));
     if (wanted.length === 0) return new Set();
     const found = await this.query.getMany(wanted, ID_ONLY);
     const present = new Set(found.map((t) => t.thingId as string));
+    // Bounded: past the cap it starts over, costing one lookup per thing again.
+    if (this.known.size + present.size > KNOWN_MAX) this.known.clear();
+    for (const id of present) this.known.add(id);
     return new Set(wanted.filter((id) => !present.has(id)));
+  }
+}
+
+const KNOWN_MAX = 1_000_000;
+
+/**
+ * A fixed window of one minute: at most `perMinute` creations in each. Coarse, but what the
+ * bound is for (one client creating thousands of twins in seconds) it stops, and it is cheap.
+ */
+class CreationBudget {
+  private windowStart = 0;
+  private used = 0;
+
+  constructor(private readonly perMinute: number) {}
+
+  take(): boolean {
+    const now = Date.now();
+    if (now - this.windowStart >= 60_000) {
+      this.windowStart = now;
+      this.used = 0;
+    }
+    if (this.used >= this.perMinute) return false;
+    this.used++;
+    return true;
   }
 }
 

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import {
   Inject,
   Injectable,
@@ -9,22 +8,14 @@ import {
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { redactUrl } from '../common/redact-url.js';
 import { ConfigService } from '../config/config.service.js';
+import { PlatformMqttLogin } from '../devices/platform-login.js';
 import { IngestBatcher } from './ingest.batcher.js';
 import { IngestStats } from './ingest-stats.js';
 import { MqttBroker } from './mqtt-broker.js';
+import { assertMqttClientInternals, sendPuback, takeWithoutAck } from './mqtt-internals.js';
 
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 30_000;
-/** MQTT 5 session expiry "never": a replica that comes back finds what was queued for it. */
-const SESSION_NEVER_EXPIRES = 0xffffffff;
-
-/** Passed to mqtt.js's handleMessage callback so it does not send the PUBACK itself. */
-const ACK_LATER = new Error('acknowledged after the batch commits');
-
-/** mqtt.js has no public call for a manual PUBACK; this is the one private member used. */
-interface PacketWriter {
-  _sendPacket(packet: { cmd: 'puback'; messageId: number; reasonCode: number }): void;
-}
 
 /**
  * The ingest's MQTT client: a persistent session (clean: false, stable client id) subscribed at
@@ -50,6 +41,7 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
     @Inject(IngestBatcher) private readonly batcher: IngestBatcher,
     @Inject(IngestStats) private readonly stats: IngestStats,
     @Inject(ConfigService) private readonly config: ConfigService,
+    @Inject(PlatformMqttLogin) private readonly login: PlatformMqttLogin,
   ) {}
 
   get connected(): boolean {
@@ -67,13 +59,12 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
   }
 
   onApplicationBootstrap(): void {
-    const url = this.broker.url;
+    const url = this.broker.platformUrl;
     // Shown in logs and on /api/2/ingest/stats: without the broker password of the URL.
     const shown = redactUrl(url);
-    this.stats.brokerUrl = shown;
-    const group = this.config.get('MQTT_SHARE_GROUP');
+    this.stats.brokerUrl = redactUrl(this.broker.url);
     const options: IClientOptions = {
-      clientId: this.config.get('MQTT_CLIENT_ID') ?? `${group}-${hostname()}`,
+      clientId: this.login.clientId,
       clean: false,
       reconnectPeriod: RECONNECT_FIRST_MS,
       connectTimeout: 10_000,
@@ -82,23 +73,24 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
       // share of the ingest's CPU. Connection events are logged by us instead.
       log: () => undefined,
       // Aedes speaks MQTT 3.1.1 only. With MQTT 5 the broker honours our receive maximum, so a
-      // whole batch can be in flight unacknowledged (MQTT 3.1.1 brokers allow ~20).
+      // whole batch can be in flight unacknowledged (MQTT 3.1.1 brokers allow ~20). On the
+      // embedded broker the platform logs in with its per-process secret (devices cannot take
+      // its client id); an external broker gets the credentials of MQTT_URL, which mqtt.js reads.
       ...(this.broker.embedded
-        ? { protocolVersion: 4 }
+        ? { protocolVersion: 4, username: this.login.username, password: this.login.password }
         : {
             protocolVersion: 5,
             properties: {
-              sessionExpiryInterval: SESSION_NEVER_EXPIRES,
+              // A replica that comes back within this finds what was queued for it.
+              sessionExpiryInterval: this.config.get('MQTT_SESSION_EXPIRY_SECONDS'),
               receiveMaximum: Math.min(65_535, 2 * this.config.get('INGEST_BATCH_MAX')),
             },
           }),
     };
     const client = mqtt.connect(url, options);
     this.client = client;
-    client.handleMessage = (packet, callback) => {
-      this.take(packet);
-      callback(ACK_LATER);
-    };
+    assertMqttClientInternals(client);
+    takeWithoutAck(client, (packet) => this.take(packet));
     client.on('connect', (connack) => {
       this.epoch++;
       this.failures = 0;
@@ -129,8 +121,24 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.batcher.stop();
     const client = this.client;
+    // Leave the shared subscription before draining: Mosquitto 2 goes on handing an offline
+    // member of a share group its share, queued for its session (up to max_queued_messages,
+    // then dropped), so a replica that stops for a restart, or for good, would hold its share
+    // until it returns. Unsubscribed, the broker gives everything to the replicas that are up;
+    // what is already in flight to this one is still committed and acknowledged below, or
+    // redelivered to its session when it comes back.
+    if (client && this.subscribed && !this.broker.takesDeviceMessages) {
+      const timeout = new Promise<void>((ok) => setTimeout(ok, 2000).unref());
+      await Promise.race([
+        client.unsubscribeAsync(this.filter).then(
+          () => this.logger.log(`left ${this.filter} for the shutdown`),
+          (err: unknown) => this.logger.warn(`unsubscribing from ${this.filter}: ${(err as Error).message}`),
+        ),
+        timeout,
+      ]);
+    }
+    await this.batcher.stop();
     if (!client) return;
     // A graceful end flushes pending desired-state publishes; a dead broker must not hold up shutdown.
     const timeout = new Promise<void>((ok) => setTimeout(ok, 2000).unref());
@@ -146,11 +154,24 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
 
   private async subscribe(client: MqttClient): Promise<void> {
     const epoch = this.epoch;
+    if (this.broker.takesDeviceMessages) {
+      // The embedded broker hands device messages to the ingest itself, acknowledging them after
+      // commit (broker-intake.ts): a subscription here would ingest each one a second time.
+      this.subscribedEpoch = epoch;
+      this.becomeReady();
+      return;
+    }
     const granted = await client.subscribeAsync(this.filter, { qos: 1 });
     const refused = granted.filter((g) => g.qos !== 0 && g.qos !== 1 && g.qos !== 2);
     if (refused.length > 0) throw new Error(`the broker refused ${this.filter} (code ${refused[0].qos})`);
     this.logger.log(`subscribed to ${this.filter} at QoS 1`);
     this.subscribedEpoch = epoch;
+    this.becomeReady();
+  }
+
+  /** The ingest takes messages now: the embedded broker lets devices in (MqttBroker). */
+  private becomeReady(): void {
+    this.broker.acceptDevices();
     this.subscribedOnce();
   }
 
@@ -184,7 +205,7 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
         // On a newer connection the broker redelivers the message itself; the history dedups it.
         if (epoch !== this.epoch || !this.client?.connected) return;
         this.corkUntilNextTick(this.client);
-        (this.client as unknown as PacketWriter)._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 });
+        sendPuback(this.client, messageId);
       },
     );
   }

@@ -2,11 +2,21 @@ import { Module } from '@nestjs/common';
 import { TwinEventBus } from './event-bus.js';
 import { JournalFeed } from './journal-feed.js';
 import { JournalRepository } from './journal.repository.js';
+import { JournalRetentionRepository } from './journal-retention.repository.js';
+import { JournalRetentionService } from './journal-retention.service.js';
 import { JournalStatsRepository } from './journal-stats.repository.js';
 import { JournalService } from './journal.service.js';
 
 @Module({
-  providers: [JournalRepository, JournalStatsRepository, JournalService, TwinEventBus, JournalFeed],
-  exports: [JournalService, TwinEventBus, JournalFeed],
+  providers: [
+    JournalRepository,
+    JournalStatsRepository,
+    JournalService,
+    TwinEventBus,
+    JournalFeed,
+    JournalRetentionRepository,
+    JournalRetentionService,
+  ],
+  exports: [JournalService, TwinEventBus, JournalFeed, JournalRetentionService],
 })
 export class JournalModule {}

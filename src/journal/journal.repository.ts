@@ -21,6 +21,7 @@ interface JournalRow {
   action: JournalEntry['action'];
   path: string;
   value: unknown;
+  leaf_times: Record<string, string> | null;
   ts: Date;
   origin: JournalEntry['origin'];
   correlation_id: string | null;
@@ -40,12 +41,14 @@ export class JournalRepository {
     const rows = await tx.query<{ seqs: string }>(
       `WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($2)),
        appended AS (
-         INSERT INTO journal (seq, entity, thing_id, policy_id, revision, action, path, value, ts, origin, correlation_id)
+         INSERT INTO journal (seq, entity, thing_id, policy_id, revision, action, path, value, leaf_times, ts, origin,
+                correlation_id)
          SELECT nextval('journal_seq'), coalesce(e.entity, 'thing'), e.thing_id, e.policy_id, e.revision, e.action,
-                e.path, e.value -> 0, e.ts, e.origin, e.correlation_id
+                e.path, e.value -> 0, e.leaf_times, e.ts, e.origin, e.correlation_id
          FROM locked, ROWS FROM (json_to_recordset($1::json) AS (entity text, thing_id text, policy_id text,
-                revision bigint, action text, path text, value jsonb, ts timestamptz, origin text, correlation_id text))
-              WITH ORDINALITY AS e(entity, thing_id, policy_id, revision, action, path, value, ts, origin,
+                revision bigint, action text, path text, value jsonb, leaf_times jsonb, ts timestamptz, origin text,
+                correlation_id text))
+              WITH ORDINALITY AS e(entity, thing_id, policy_id, revision, action, path, value, leaf_times, ts, origin,
                 correlation_id, n)
          ORDER BY e.n
          RETURNING seq
@@ -81,7 +84,7 @@ export class JournalRepository {
 
   async readAfter(tx: Tx, afterSeq: string, limit: number): Promise<JournalEntry[]> {
     const rows = await tx.query<JournalRow>(
-      `SELECT seq, entity, thing_id, policy_id, revision, action, path, value, ts, origin, correlation_id
+      `SELECT seq, entity, thing_id, policy_id, revision, action, path, value, leaf_times, ts, origin, correlation_id
        FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2`,
       [afterSeq, limit],
     );
@@ -100,7 +103,7 @@ export class JournalRepository {
     limit: number,
   ): Promise<JournalEntry[]> {
     const rows = await tx.query<JournalRow>(
-      `SELECT seq, entity, thing_id, policy_id, revision, action, path, value, ts, origin, correlation_id
+      `SELECT seq, entity, thing_id, policy_id, revision, action, path, value, leaf_times, ts, origin, correlation_id
        FROM journal WHERE entity = $4 AND thing_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
       [id, fromRevision, limit, entity],
     );
@@ -123,6 +126,7 @@ function toEntry(r: JournalRow): JournalEntry {
     action: r.action,
     path: r.path,
     value: r.value,
+    ...(r.leaf_times === null ? {} : { leafTimes: r.leaf_times }),
     timestamp: r.ts.toISOString(),
     origin: r.origin,
     correlationId: r.correlation_id,
@@ -143,6 +147,8 @@ function entriesJson(entries: NewJournalEntry[]): string {
       action: e.action,
       path: e.path,
       value: e.value === undefined ? null : [e.value],
+      // Absent: SQL NULL (no times written, or none known).
+      leaf_times: e.leafTimes,
       ts: e.timestamp,
       origin: e.origin,
       correlation_id: e.correlationId,

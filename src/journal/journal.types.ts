@@ -24,6 +24,12 @@ export interface JournalEntry {
   /** JSON pointer of the changed resource inside the thing, '/' for the whole thing. */
   path: string;
   value: unknown;
+  /**
+   * The source times the change wrote, by leaf pointer (twins/metadata.ts `LeafTimes`): only the
+   * changed leaves. Absent when it wrote none (deletions, policy changes) and on entries journaled
+   * before times were (migration JournalLeafTimes).
+   */
+  leafTimes?: Record<string, string>;
   timestamp: string;
   origin: ChangeOrigin;
   correlationId: string | null;

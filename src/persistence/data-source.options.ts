@@ -8,6 +8,11 @@ import { TelemetrySeries1764180000000 } from '../../migrations/1764180000000-Tel
 import { AuthGeneratedUser1764190000000 } from '../../migrations/1764190000000-AuthGeneratedUser.js';
 import { Policies1764195000000 } from '../../migrations/1764195000000-Policies.js';
 import { JournalPolicy1764196000000 } from '../../migrations/1764196000000-JournalPolicy.js';
+import { DeviceCredentials1764200000000 } from '../../migrations/1764200000000-DeviceCredentials.js';
+import { IngestBounds1764210000100 } from '../../migrations/1764210000100-IngestBounds.js';
+import { ThingHistory1764230000000 } from '../../migrations/1764230000000-ThingHistory.js';
+import { Forecasting1764241300000 } from '../../migrations/1764241300000-Forecasting.js';
+import { JournalLeafTimes1764250000000 } from '../../migrations/1764250000000-JournalLeafTimes.js';
 
 /**
  * The one options object for the app, the migrate script and the TypeORM CLI.
@@ -31,6 +36,11 @@ export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions
       AuthGeneratedUser1764190000000,
       Policies1764195000000,
       JournalPolicy1764196000000,
+      DeviceCredentials1764200000000,
+      IngestBounds1764210000100,
+      ThingHistory1764230000000,
+      Forecasting1764241300000,
+      JournalLeafTimes1764250000000,
     ],
     entities: [],
     extra: { max: poolSize, application_name: 'twin-platform' },

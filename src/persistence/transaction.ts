@@ -10,6 +10,14 @@ export interface Tx {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
 }
 
+/** Connections of a pool: open, idle among them, callers waiting for one, and the limit. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+  max: number;
+}
+
 /** Lets a service group repository calls in one transaction without touching TypeORM itself. */
 @Injectable()
 export class TransactionRunner implements OnApplicationShutdown {
@@ -83,6 +91,9 @@ export class TransactionRunner implements OnApplicationShutdown {
   private createQueryPool(): pg.Pool {
     return this.createPool(this.config.get('QUERY_POOL_SIZE'), 'twin-platform-query', {
       statement_timeout: this.config.get('QUERY_TIMEOUT_MS'),
+      // node-postgres applies this to waiting for a busy pool's connection too: a flood of
+      // searches queues for a bounded time instead of forever.
+      connectionTimeoutMillis: this.config.get('QUERY_QUEUE_TIMEOUT_MS'),
     });
   }
 
@@ -91,12 +102,29 @@ export class TransactionRunner implements OnApplicationShutdown {
     // An idle connection the server dropped (a restart) is replaced on the next query; without a
     // listener its error event would end the process.
     pool.on('error', (err) => this.logger.warn(`${name}: connection lost: ${err.message}`));
+    openConnections.set(pool, 0);
+    pool.on('connect', () => openConnections.set(pool, (openConnections.get(pool) ?? 0) + 1));
+    pool.on('remove', () => openConnections.set(pool, (openConnections.get(pool) ?? 1) - 1));
     return pool;
+  }
+
+  /** Connection counts of both pools, for the metrics; the query pool is made on first use. */
+  poolStats(): Record<'main' | 'query', PoolStats> {
+    const of = (pool: pg.Pool | undefined, max: number): PoolStats => ({
+      total: pool?.totalCount ?? 0,
+      idle: pool?.idleCount ?? 0,
+      waiting: pool?.waitingCount ?? 0,
+      max,
+    });
+    return {
+      main: of(this.pool, this.config.get('DATABASE_POOL_SIZE')),
+      query: of(this.queryPool, this.config.get('QUERY_POOL_SIZE')),
+    };
   }
 
   /** After every feature drained (they may still commit in beforeApplicationShutdown). */
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.pool.end(), this.queryPool?.end()]);
+    await Promise.all([endFully(this.pool), this.queryPool && endFully(this.queryPool)]);
   }
 
   private readonly boundedTx: Tx = {
@@ -108,6 +136,11 @@ export class TransactionRunner implements OnApplicationShutdown {
       } catch (err) {
         // query_canceled: the statement timeout fired.
         if ((err as { code?: string }).code === '57014') throw Errors.queryTimeExceeded();
+        // node-postgres's own words when the wait for a connection ran out (see query-limits e2e),
+        // or when opening a new one took longer than that same bound (a loaded server): either
+        // way the query could not start within QUERY_QUEUE_TIMEOUT_MS. A server that is down
+        // refuses the connection at once and stays a 503.
+        if (err instanceof Error && CONNECT_TIMEOUTS.has(err.message)) throw Errors.queryTimeExceeded();
         throw err;
       }
     },
@@ -120,6 +153,39 @@ export class TransactionRunner implements OnApplicationShutdown {
     },
   };
 }
+
+/** Connections each pool has open, counted from its connect and remove events. */
+const openConnections = new WeakMap<pg.Pool, number>();
+
+/**
+ * pg-pool's end() resolves once its idle clients are asked to close, not once they have: an
+ * embedded server stopped right after would still find them and terminate them, and the app
+ * would log lost connections on every clean stop. Waits for the last 'remove' as well, for a
+ * bounded time: a connection whose socket already died may never report its end.
+ */
+async function endFully(pool: pg.Pool): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = new Promise<void>((resolve) => {
+    const check = (): void => {
+      if ((openConnections.get(pool) ?? 0) > 0) return;
+      pool.off('remove', check);
+      resolve();
+    };
+    pool.on('remove', check);
+    timer = setTimeout(resolve, CLOSE_WAIT_MS);
+    check();
+  });
+  await pool.end();
+  await closed;
+  clearTimeout(timer);
+}
+
+const CLOSE_WAIT_MS = 2_000;
+
+const CONNECT_TIMEOUTS = new Set([
+  'timeout exceeded when trying to connect',
+  'Connection terminated due to connection timeout',
+]);
 
 function onClient(client: pg.PoolClient): Tx {
   return {

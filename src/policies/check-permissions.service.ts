@@ -65,6 +65,28 @@ export class CheckPermissions {
     return e !== null && e.hasUnrestricted('thing', path, subject.subjects, 'READ');
   }
 
+  /**
+   * Whether `auth` administers a thing in Ditto's sense: unrestricted WRITE on `policy:/` of the
+   * thing's policy (who may change who may do what may also hand out the thing's device
+   * credentials). 'invisible' when the thing does not exist or `auth` cannot read any of it
+   * (answer 404 then), 'denied' when it can read the thing but not administer it (403).
+   */
+  async administersThing(auth: AuthContext, thingId: string): Promise<'granted' | 'denied' | 'invisible'> {
+    const e = await this.resolve({ type: 'thing', path: [], entityId: thingId, perms: ['WRITE'] });
+    if (e === null) return 'invisible';
+    const subject = enforced(auth);
+    if (!subject || e.hasUnrestricted('policy', [], subject.subjects, 'WRITE')) return 'granted';
+    return e.hasPartial('thing', [], subject.subjects, 'READ') ? 'denied' : 'invisible';
+  }
+
+  /**
+   * The compiled policy governing a thing (for `message:` resources, which live in the thing's
+   * policy); null when the thing does not exist or its policy is gone.
+   */
+  thingEnforcer(thingId: string): Promise<PolicyEnforcer | null> {
+    return this.resolve({ type: 'thing', path: [], entityId: thingId, perms: [] });
+  }
+
   private async resolve(c: Check): Promise<PolicyEnforcer | null> {
     if (c.type === 'policy') {
       const { namespace } = parsePolicyId(c.entityId);

@@ -5,6 +5,7 @@ import type { PolicyJson } from '../policies/model/policy.types.js';
 import { compilePolicy } from '../policies/policy-evaluation.js';
 import type { JsonObject } from '../twins/model/json-pointer.js';
 import { isJsonObject } from '../twins/model/json-pointer.js';
+import { leafTimesWithin } from '../twins/metadata.js';
 import { twinEventOf, type TwinEvent } from './twin-event.js';
 
 /** Where a stream finds compiled policies: synchronously when cached, else by loading them. */
@@ -38,6 +39,19 @@ export class EventAccess {
     return subject ? new EventAccess(subject, source) : undefined;
   }
 
+  /**
+   * Who this is, as far as what it sees goes: subscribers with the same subjects see every event
+   * alike, so their streams may share renderings.
+   */
+  get key(): string {
+    return JSON.stringify([...new Set(this.auth.subjects)].sort());
+  }
+
+  /** The same subscriber with nothing loaded yet: one per batch, so batches never share loads. */
+  fresh(): EventAccess {
+    return new EventAccess(this.auth, this.source);
+  }
+
   /** Entries whose policies are not compiled yet: the stream loads them before it renders. */
   missing(entries: readonly JournalEntry[]): { policyId: string; namespace: string }[] {
     const out = new Map<string, { policyId: string; namespace: string }>();
@@ -51,10 +65,19 @@ export class EventAccess {
     return [...out.values()];
   }
 
+  /** Loads them, a few at a time (the enforcer source shares loads already under way). */
   async load(entries: readonly JournalEntry[]): Promise<void> {
     this.loaded.clear();
-    for (const { policyId, namespace } of this.missing(entries))
-      this.loaded.set(key(policyId, namespace), await this.source.load(policyId, namespace));
+    const todo = this.missing(entries);
+    const worker = async (): Promise<void> => {
+      for (let next = todo.pop(); next; next = todo.pop()) {
+        this.loaded.set(
+          key(next.policyId, next.namespace),
+          await this.source.load(next.policyId, next.namespace),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LOAD_PARALLEL, todo.length) }, worker));
   }
 
   /** The event as this subscriber may see it, or undefined when it may see nothing of it. */
@@ -68,7 +91,10 @@ export class EventAccess {
     if (ev.value === undefined) return ev;
     const value = enforcer.readable(type, ev.segments, ev.entry.value, subjects);
     if (value === undefined) return undefined;
-    return twinEventOf({ ...ev.entry, value });
+    const times = ev.entry.leafTimes;
+    if (!times) return twinEventOf({ ...ev.entry, value });
+    // No time of a leaf the subscriber may not read.
+    return twinEventOf({ ...ev.entry, value, leafTimes: leafTimesWithin(times, ev.segments, value) });
   }
 
   /** The enriched fields cut to what the subscriber may read. */
@@ -98,6 +124,9 @@ export class EventAccess {
 function governingPolicy(entry: JournalEntry): string | undefined {
   return entry.entity === 'policy' ? entry.thingId : entry.policyId;
 }
+
+/** Policies loaded at once for one batch. */
+const LOAD_PARALLEL = 8;
 
 const key = (policyId: string, namespace: string): string => `${namespace}\u0000${policyId}`;
 

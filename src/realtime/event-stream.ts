@@ -1,40 +1,17 @@
 import type { FeedSubscription, JournalFeed } from '../journal/journal-feed.js';
 import type { JournalEntry } from '../journal/journal.types.js';
-import { selectFields } from '../twins/model/fields.js';
-import type { JsonObject } from '../twins/model/json-pointer.js';
-import { matchesRql } from '../twins/search/rql-match.js';
 import type { EnforcerSource, EventAccess } from './event-access.js';
+import { ShapeRenderer, type RenderEvent, type Rendered, type ShapeBatch } from './shape-render.js';
+import type { StreamSink } from './stream-sink.js';
 import type { StreamSpec } from './stream-spec.js';
-import type { ThingState, ThingStates } from './thing-states.js';
-import { eventThing, mergeUnder, twinEvent, type TwinEvent } from './twin-event.js';
+import type { ThingStates } from './thing-states.js';
 
 /** Framing the transport adds to a message (a WebSocket header is at most 14 bytes). */
 const FRAME_OVERHEAD = 14;
 
-/** Where a stream writes: a WebSocket or an SSE response. */
-export interface StreamSink {
-  /** Bytes handed to the transport and not yet written to the network. */
-  readonly buffered: number;
-  /** `track`: report when it is flushed (a replay waits for the client to drain). */
-  send(data: string | Buffer, track: boolean): void;
-  /** Hold writes back and flush them together (one syscall for a batch of events). */
-  cork(): void;
-  uncork(): void;
-  /** Resolves when the transport's buffer is low again, or it closed. */
-  drained(): Promise<void>;
-  /** The client fell behind by more than the limit: close the transport. */
-  overflow(): void;
-}
-
-/** Renders one event for the transport; undefined skips it (e.g. SSE with nothing selected). */
-export type RenderEvent = (
-  ev: TwinEvent,
-  extra: JsonObject | undefined,
-  thing: () => JsonObject,
-) => string | Buffer | undefined;
-
 export interface StreamDeps {
-  feed: JournalFeed;
+  /** The journal feed, or a thing's history followed by it (historical-feed.ts). */
+  feed: Pick<JournalFeed, 'subscribe'>;
   states: ThingStates;
   /** WS_BUFFER_MAX_BYTES: outbound data a connection may have pending. */
   limit: number;
@@ -48,15 +25,24 @@ export interface StreamOptions {
   access?: EventAccess;
   /** Events this client must not get, e.g. those caused by its own commands. */
   skip?: (entry: JournalEntry) => boolean;
+  /**
+   * Names what `render` does: streams with the same key must render every event identically. With
+   * it, streams of the same shape (spec, subjects, render, framing) render each batch once and
+   * share the bytes; without it, each stream renders for itself.
+   */
+  renderKey?: string;
   onError: (err: unknown) => void;
 }
 
 /**
  * One client's event stream: selects, enriches and filters the journal feed as Ditto does, and keeps
- * per-thing order. Outbound data is bounded: what the transport holds plus what waits here for
- * enrichment may not exceed the limit — beyond it the live stream closes the connection rather than
- * slow anyone else down or grow memory. A replay instead waits for the client to drain, because it
- * reads the journal at the client's pace anyway.
+ * per-thing order. Streams that subscribed alike — same spec, same authorization subjects, same
+ * rendering and framing — share each batch's rendering and framed bytes, so fan-out to N clients
+ * of one shape costs one render and N writes; subjects are part of the shape, so no two clients
+ * whose permissions may differ ever share a rendered event. Outbound data is bounded: what the
+ * transport holds plus what waits here for enrichment may not exceed the limit — beyond it the
+ * live stream closes the connection rather than slow anyone else down or grow memory. A replay
+ * instead waits for the client to drain, because it reads the journal at the client's pace anyway.
  */
 export class EventStream {
   private sub?: FeedSubscription;
@@ -64,16 +50,29 @@ export class EventStream {
   private pendingBatches = 0;
   private queuedBytes = 0;
   private closed = false;
+  private readonly renderer: ShapeRenderer;
   /** The most outbound data this stream ever had pending (for tests and metrics). */
   peakPending = 0;
 
   constructor(
     private readonly deps: StreamDeps,
-    private readonly spec: StreamSpec,
+    spec: StreamSpec,
     private readonly sink: StreamSink,
-    private readonly render: RenderEvent,
+    render: RenderEvent,
     private readonly options: StreamOptions,
-  ) {}
+  ) {
+    let shape: string | undefined;
+    if (spec.shape !== undefined && options.renderKey !== undefined) {
+      shape = JSON.stringify([
+        spec.entity ?? 'thing',
+        spec.shape,
+        options.renderKey,
+        options.access?.key ?? null,
+        sink.framing?.key ?? null,
+      ]);
+    }
+    this.renderer = new ShapeRenderer(deps.states, spec, render, options.access, shape);
+  }
 
   start(): void {
     this.sub = this.deps.feed.subscribe((entries) => this.onEntries(entries), {
@@ -93,45 +92,60 @@ export class EventStream {
 
   private onEntries(entries: readonly JournalEntry[]): Promise<void> | undefined {
     if (this.closed) return undefined;
-    const selected = entries.filter((e) => this.selects(e));
-    if (selected.length === 0) return undefined;
-    const needsPolicies = this.options.access ? this.options.access.missing(selected).length > 0 : false;
-    if (this.pendingBatches === 0 && this.live && !this.spec.extraFields && !needsPolicies) {
-      this.emitNow(selected);
+    const batch = this.renderer.batchOf(entries);
+    const skipped = this.skipped(batch.selected);
+    if (batch.selected.length === (skipped?.size ?? 0)) return undefined;
+    if (this.pendingBatches === 0 && this.live && batch.events) {
+      this.emit(batch, batch.events, skipped);
       return undefined;
     }
-    const batch = { bytes: selected.reduce((n, e) => n + twinEvent(e).wireBytes, 0) };
-    if (this.live && this.pending(batch.bytes) > this.deps.limit) {
+    const queued = { bytes: batch.bytes };
+    if (this.live && this.pending(queued.bytes) > this.deps.limit) {
       this.overflow();
       return undefined;
     }
-    this.queuedBytes += batch.bytes;
+    this.queuedBytes += queued.bytes;
     this.pendingBatches++;
     const run = this.chain
-      .then(() => this.process(selected, batch))
+      .then(() => this.process(batch, skipped, queued))
       .finally(() => {
-        this.queuedBytes -= batch.bytes;
+        this.queuedBytes -= queued.bytes;
         this.pendingBatches--;
       });
     this.chain = run.catch((err: unknown) => this.fail(err));
     return this.chain;
   }
 
-  private selects(e: JournalEntry): boolean {
-    // A stream carries either thing or policy changes (Ditto subscribes to each kind separately).
-    if (e.entity !== this.spec.entity) return false;
-    const { namespaces, thingIds } = this.spec;
-    if (thingIds && !thingIds.has(e.thingId)) return false;
-    if (namespaces && !namespaces.has(twinEvent(e).namespace)) return false;
-    return !this.options.skip?.(e);
+  /** This stream's own exclusions, asked of every selected entry (skip keeps track of them). */
+  private skipped(selected: JournalEntry[]): Set<JournalEntry> | undefined {
+    const skip = this.options.skip;
+    if (!skip) return undefined;
+    let out: Set<JournalEntry> | undefined;
+    for (const e of selected) if (skip(e)) (out ??= new Set()).add(e);
+    return out;
   }
 
-  private emitNow(entries: JournalEntry[]): void {
+  /** Live: the whole batch in one write when nothing of it is skipped, else event by event. */
+  private emit(batch: ShapeBatch, events: Rendered[], skipped: Set<JournalEntry> | undefined): void {
+    if (events.length === 0) return;
+    const framing = this.sink.framing;
+    if (framing && !(skipped && events.some((r) => skipped.has(r.entry)))) {
+      const bytes = batch.framedBy(framing, events);
+      if (this.pending(bytes.length) > this.deps.limit) {
+        this.overflow();
+        return;
+      }
+      if (framing.sendFramed(bytes, false)) {
+        this.peakPending = Math.max(this.peakPending, this.pending());
+        this.sink.delivered?.(events.length);
+        return;
+      }
+    }
     this.sink.cork();
     try {
-      for (const e of entries) {
-        const text = this.renderIfMatching(twinEvent(e), undefined);
-        if (text !== undefined && !this.write(text)) return;
+      for (const r of events) {
+        if (skipped?.has(r.entry)) continue;
+        if (!this.write(r.data)) return;
       }
     } finally {
       this.sink.uncork();
@@ -139,56 +153,44 @@ export class EventStream {
   }
 
   /** The slow path: enrichment (async) and replay pacing, in order behind earlier batches. */
-  private async process(entries: JournalEntry[], batch: { bytes: number }): Promise<void> {
-    await this.options.access?.load(entries);
-    const states = this.spec.extraFields ? await this.deps.states.after(entries) : undefined;
+  private async process(
+    batch: ShapeBatch,
+    skipped: Set<JournalEntry> | undefined,
+    queued: { bytes: number },
+  ): Promise<void> {
+    const events = batch.events ?? (await batch.ready!);
+    if (this.closed) return;
+    // Rendered: from here on what the transport holds is what counts.
+    this.queuedBytes -= queued.bytes;
+    queued.bytes = 0;
+    if (this.live) {
+      this.emit(batch, events, skipped);
+      return;
+    }
     this.sink.cork();
     try {
-      for (const e of entries) {
+      for (const r of events) {
         if (this.closed) return;
-        const ev = twinEvent(e);
-        batch.bytes -= ev.wireBytes;
-        this.queuedBytes -= ev.wireBytes;
-        const text = this.renderIfMatching(ev, states?.get(e.seq));
-        if (text === undefined) continue;
+        if (skipped?.has(r.entry)) continue;
         if (!this.live && this.sink.buffered > this.deps.limit / 2) {
           this.sink.uncork();
           await this.sink.drained();
           this.sink.cork();
         }
-        if (this.closed || !this.write(text)) return;
+        if (this.closed || !this.write(r.data)) return;
       }
     } finally {
       this.sink.uncork();
     }
   }
 
-  private renderIfMatching(event: TwinEvent, state: ThingState | undefined): string | Buffer | undefined {
-    const access = this.options.access;
-    const ev = access ? access.visible(event) : event;
-    if (!ev) return undefined;
-    // Ditto cannot enrich the deletion of a whole thing; neither can we.
-    const selected =
-      this.spec.extraFields && state && !(ev.entry.action === 'deleted' && ev.segments.length === 0)
-        ? selectFields(state, this.spec.extraFields)
-        : undefined;
-    const extra = access ? access.extra(ev, selected) : selected;
-    let thing: JsonObject | undefined;
-    const view = (): JsonObject => (thing ??= extra ? mergeUnder(eventThing(ev), extra) : eventThing(ev));
-    // As in Ditto, the filter sees the change itself plus the enriched fields.
-    if (this.spec.filter && !matchesRql(this.spec.filter, { doc: view(), placeholder: ev.placeholder })) {
-      return undefined;
-    }
-    return this.render(ev, extra, view);
-  }
-
   private pending(extra = 0): number {
     return this.sink.buffered + this.queuedBytes + extra;
   }
 
-  private write(data: string | Buffer): boolean {
+  private write(data: Buffer): boolean {
     if (this.closed) return false;
-    const bytes = (typeof data === 'string' ? Buffer.byteLength(data) : data.length) + FRAME_OVERHEAD;
+    const bytes = data.length + FRAME_OVERHEAD;
     // A replay holds only the page it read and waits for the client, so only the transport counts.
     const pending = this.live ? this.pending(bytes) : this.sink.buffered + bytes;
     if (pending > this.deps.limit) {
@@ -197,6 +199,7 @@ export class EventStream {
     }
     this.sink.send(data, !this.live);
     this.peakPending = Math.max(this.peakPending, this.pending());
+    this.sink.delivered?.(1);
     return true;
   }
 

@@ -12,11 +12,15 @@ import { regularFields } from '../twins/model/thing-fields.js';
 import { getAt, toPointer, type JsonObject } from '../twins/model/json-pointer.js';
 import { parseFields, type FieldSelector } from '../twins/thing-view.js';
 import { EventAccess } from './event-access.js';
-import { EventStream, type RenderEvent, type StreamSink } from './event-stream.js';
+import { EventStream } from './event-stream.js';
+import type { RenderEvent } from './shape-render.js';
+import type { StreamSink } from './stream-sink.js';
+import { HistoricalStreams, historicalBounds, type EventSource } from './historical-feed.js';
 import { PolicyEnforcers } from './policy-enforcers.js';
 import { parseEventId, parseStreamSpec, type StreamSpec } from './stream-spec.js';
 import { ThingStates } from './thing-states.js';
-import type { TwinEvent } from './twin-event.js';
+import { eventContext, type TwinEvent } from './twin-event.js';
+import { RealtimeStats } from './realtime-stats.js';
 
 const THINGS = '/api/2/things';
 const POLICIES = '/api/2/policies';
@@ -43,6 +47,8 @@ export class SseStreams implements OnModuleDestroy {
     @Inject(JournalFeed) private readonly feed: JournalFeed,
     @Inject(ThingStates) private readonly states: ThingStates,
     @Inject(PolicyEnforcers) private readonly enforcers: PolicyEnforcers,
+    @Inject(HistoricalStreams) private readonly historical: HistoricalStreams,
+    @Inject(RealtimeStats) private readonly realtimeStats: RealtimeStats,
   ) {}
 
   middleware(): (req: Request, res: Response, next: NextFunction) => void {
@@ -96,9 +102,46 @@ export class SseStreams implements OnModuleDestroy {
     // Below a thing Ditto selects exactly that path.
     const fields = pointer.length > 0 ? parseFields(toPointer(pointer)) : parseFields(get('fields'));
     const from = parseEventId(firstHeader(req.headers['last-event-id']), 'Last-Event-ID');
-    this.serve(res, spec, from, EventAccess.for(auth, this.enforcers), (ev, _extra, thing) =>
-      renderSse(ev, thing(), fields, pointer),
-    );
+    const render: RenderEvent = (ev, extra, thing) => renderSse(ev, thing(), fields, pointer, extra);
+    const bounds = historicalBounds(query);
+    if (bounds) {
+      // Ditto streams the history of one thing only.
+      if (!single) throw historyNeedsThing();
+      this.historicalStream(req, res, single.thingId, bounds, spec, auth, render);
+      return;
+    }
+    // Streams asking alike render alike: their renderings are shared (event-stream.ts).
+    const renderKey = JSON.stringify(['sse', pointer, pointer.length > 0 ? null : (get('fields') ?? null)]);
+    this.serve(res, spec, from, EventAccess.for(auth, this.enforcers), render, { renderKey });
+  }
+
+  /**
+   * `from-historical-revision`/`-timestamp` (and optionally `to-historical-…`): the thing's
+   * journaled changes over that range, each as its usual event; the stream ends after `to`, or
+   * without one continues live. The range is checked before the stream starts, so a thing the
+   * subject may not read or a history the journal no longer holds answers with Ditto's error.
+   */
+  private historicalStream(
+    req: Request,
+    res: Response,
+    thingId: string,
+    bounds: Parameters<HistoricalStreams['open']>[1],
+    spec: StreamSpec,
+    auth: AuthContext,
+    render: RenderEvent,
+  ): void {
+    this.historical
+      .open(thingId, bounds, auth, this.feed, () => res.end())
+      .then((source) =>
+        this.serve(res, spec, undefined, EventAccess.for(auth, this.enforcers), render, { source }),
+      )
+      .catch((err: unknown) =>
+        sendDittoError(
+          req,
+          res,
+          toDomainError(err, (details) => this.logger.error(`SSE history failed: ${details}`)),
+        ),
+      );
   }
 
   private policyStream(req: Request, res: Response): void {
@@ -115,8 +158,13 @@ export class SseStreams implements OnModuleDestroy {
       entity: 'policy',
     };
     const from = parseEventId(firstHeader(req.headers['last-event-id']), 'Last-Event-ID');
-    this.serve(res, spec, from, EventAccess.for(auth, this.enforcers), (ev, _extra, policy) =>
-      renderPolicySse(ev, policy()),
+    this.serve(
+      res,
+      spec,
+      from,
+      EventAccess.for(auth, this.enforcers),
+      (ev, _extra, policy) => renderPolicySse(ev, policy()),
+      { renderKey: 'sse-policy' },
     );
   }
 
@@ -126,7 +174,10 @@ export class SseStreams implements OnModuleDestroy {
     from: string | undefined,
     access: EventAccess | undefined,
     render: RenderEvent,
+    { source = this.feed, renderKey }: { source?: EventSource; renderKey?: string } = {},
   ): void {
+    // The client went away while a historical range was being checked.
+    if (res.destroyed) return;
     res.writeHead(200, {
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-cache',
@@ -137,6 +188,7 @@ export class SseStreams implements OnModuleDestroy {
 
     const heartbeatMs = this.config.get('SSE_HEARTBEAT_MS');
     let lastWrite = Date.now();
+    let overflowed = false;
     const sink: StreamSink = {
       get buffered() {
         return res.writableLength;
@@ -155,11 +207,25 @@ export class SseStreams implements OnModuleDestroy {
               res.once('close', ok);
             }),
       // No close code in SSE: drop the connection; EventSource reconnects with Last-Event-ID.
-      overflow: () => res.destroy(),
+      overflow: () => {
+        overflowed = true;
+        res.destroy();
+      },
+      delivered: (n) => (this.realtimeStats.sseDelivered += n),
+      // SSE messages delimit themselves: a batch's messages, concatenated, go out in one write.
+      framing: {
+        key: 'sse',
+        frame: (payloads) => Buffer.concat(payloads),
+        sendFramed: (bytes) => {
+          lastWrite = Date.now();
+          res.write(bytes);
+          return true;
+        },
+      },
     };
     const stream = new EventStream(
       {
-        feed: this.feed,
+        feed: source,
         states: this.states,
         enforcers: this.enforcers,
         limit: this.config.get('WS_BUFFER_MAX_BYTES'),
@@ -167,7 +233,7 @@ export class SseStreams implements OnModuleDestroy {
       spec,
       sink,
       render,
-      { from, access, onError: () => res.destroy() },
+      { from, access, renderKey, onError: () => res.destroy() },
     );
     const heartbeat = setInterval(() => {
       // Ditto's keep-alive: an empty line whenever nothing was sent for a while.
@@ -185,23 +251,41 @@ export class SseStreams implements OnModuleDestroy {
     res.once('close', () => {
       entry.stop();
       this.open.delete(entry);
+      if (overflowed) this.realtimeStats.sseOverflows++;
+      else this.realtimeStats.sseClosed++;
     });
     stream.start();
   }
 }
 
-/** Ditto's SSE payload: the thing from the event (with extra fields), selected, non-empty. */
+/**
+ * Ditto's SSE payload: the thing from the event (with extra fields), selected, non-empty. As in
+ * Ditto, `_context` is added only to an event whose thing fields selected something. Without
+ * `fields`, `_metadata` is there when `extraFields` asked for it.
+ */
 function renderSse(
   ev: TwinEvent,
   thing: JsonObject,
   fields: FieldSelector | undefined,
   pointer: string[],
+  extra: JsonObject | undefined,
 ): string | undefined {
-  const json = fields ? selectFields(thing, fields) : regularFields(thing);
+  let json = fields ? selectFields(thing, fields) : regularFields(thing);
+  if (!fields && extra?._metadata !== undefined && Object.keys(json).length > 0) {
+    json = { ...json, _metadata: extra._metadata };
+  }
   if (Object.keys(json).length === 0) return undefined;
+  if (fields && pointer.length === 0 && selectsContext(fields)) {
+    json = selectFields({ ...thing, _context: eventContext(ev) }, fields);
+  }
   const value = pointer.length > 0 ? getAt(json, pointer) : json;
   if (value === undefined) return undefined;
   return `data:${JSON.stringify(value)}\nid:${ev.entry.seq}\n\n`;
+}
+
+/** Whether `fields` asks for Ditto's `_context` (or part of it) of each event. */
+function selectsContext(fields: FieldSelector): boolean {
+  return fields.pointers.some((p) => p[0] === '_context');
 }
 
 /** A policy change as Policy JSON: its id and what changed, at its place in the policy. */
@@ -231,6 +315,15 @@ function acceptsEventStream(accept: string | undefined): boolean {
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+function historyNeedsThing(): DomainError {
+  return new DomainError(
+    400,
+    'gateway:request.invalid',
+    'Historical events can only be streamed for a single thing.',
+    'Use GET /api/2/things/{thingId} with from-historical-revision or from-historical-timestamp.',
+  );
 }
 
 function tooManyStreams(): DomainError {

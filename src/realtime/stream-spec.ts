@@ -12,6 +12,11 @@ export interface StreamSpec {
   thingIds?: ReadonlySet<string>;
   filter?: RqlNode;
   extraFields?: FieldSelector;
+  /**
+   * The parameters it was parsed from, normalised: specs with the same shape select and filter
+   * every event alike (event-stream.ts shares renderings between them).
+   */
+  shape?: string;
 }
 
 export interface StreamParams {
@@ -42,6 +47,12 @@ export function parseStreamSpec(
     for (const id of list) parseId(id);
     spec.thingIds = new Set(list);
   }
+  spec.shape = JSON.stringify([
+    spec.namespaces ? [...spec.namespaces].sort() : null,
+    spec.thingIds ? [...spec.thingIds].sort() : null,
+    filter ?? null,
+    spec.extraFields ? (params.extraFields ?? null) : null,
+  ]);
   return spec;
 }
 

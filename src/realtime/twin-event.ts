@@ -3,6 +3,8 @@ import { isJsonObject, parsePointer, putKey, setAt, type JsonObject } from '../t
 import type { PropertyPlaceholder } from '../twins/search/index.js';
 import { regularFields } from '../twins/model/thing-fields.js';
 import { eventPlaceholders } from './event-filter.js';
+import { eventTopic } from '../protocol/events.js';
+import { metadataView } from '../twins/metadata.js';
 
 /**
  * A journal entry seen as a Ditto twin event. Everything here is derived once per entry and shared
@@ -18,6 +20,8 @@ export interface TwinEvent {
   segments: string[];
   /** What the event carries as `value`; undefined for deletions. */
   value: unknown;
+  /** The envelope's Ditto headers (shared: never modify). */
+  headers: Readonly<Record<string, unknown>>;
   /** The Ditto Protocol envelope, serialised, and encoded once for every socket. */
   wire: string;
   wireBuffer: Buffer;
@@ -46,21 +50,17 @@ function build(entry: JournalEntry): TwinEvent {
   const colon = entry.thingId.indexOf(':');
   const namespace = entry.thingId.slice(0, colon);
   const name = entry.thingId.slice(colon + 1);
-  const group = entry.entity === 'policy' ? 'policies' : 'things/twin';
-  const topic = `${namespace}/${name}/${group}/events/${entry.action}`;
+  const topic = eventTopic(entry.thingId, entry.entity === 'policy' ? 'policy' : 'thing', entry.action);
   const segments = parsePointer(entry.path);
   const value = eventValue(entry, segments);
-  const envelope: Record<string, unknown> = {
-    topic,
-    headers: {
-      'correlation-id': entry.correlationId ?? `journal-${entry.seq}`,
-      'event-id': entry.seq,
-      'content-type': entry.action === 'merged' ? 'application/merge-patch+json' : 'application/json',
-      'response-required': false,
-      'requested-acks': [],
-    },
-    path: entry.path,
+  const headers = {
+    'correlation-id': entry.correlationId ?? `journal-${entry.seq}`,
+    'event-id': entry.seq,
+    'content-type': entry.action === 'merged' ? 'application/merge-patch+json' : 'application/json',
+    'response-required': false,
+    'requested-acks': [],
   };
+  const envelope: Record<string, unknown> = { topic, headers, path: entry.path };
   if (value !== undefined) envelope.value = value;
   envelope.revision = entry.revision;
   envelope.timestamp = entry.timestamp;
@@ -73,6 +73,7 @@ function build(entry: JournalEntry): TwinEvent {
     topic,
     segments,
     value,
+    headers,
     wire,
     wireBuffer,
     wireBytes: wireBuffer.length,
@@ -95,7 +96,8 @@ function eventValue(entry: JournalEntry, segments: string[]): unknown {
 /**
  * The thing as far as the event describes it, as Ditto builds it to apply filters and to render
  * SSE: thingId, revision and modification time, and the changed part at its path (a merge patch
- * without its nulls, nothing for a deletion).
+ * without its nulls, nothing for a deletion), with `_metadata`: the source times of the leaves
+ * the change wrote, in Ditto's shape, when the journal has them.
  */
 export function eventThing(ev: TwinEvent): JsonObject {
   let thing = things.get(ev);
@@ -112,6 +114,8 @@ export function eventThing(ev: TwinEvent): JsonObject {
     thing._namespace = ev.namespace;
     thing._revision = ev.entry.revision;
     thing._modified = ev.entry.timestamp;
+    const times = ev.entry.leafTimes;
+    if (times) thing._metadata = metadataView(times);
     things.set(ev, thing);
   }
   return thing;
@@ -127,6 +131,15 @@ function withoutNulls(value: unknown): unknown {
   return out;
 }
 
+/**
+ * Ditto's `_context` of an event, as SSE `fields` project it: the Ditto Protocol topic, path, value
+ * (null for a deletion) and headers of the event.
+ */
+export function eventContext(ev: TwinEvent): JsonObject {
+  // Ditto renders a missing value (a deletion) as null here.
+  return { topic: ev.topic, path: ev.entry.path, value: ev.value ?? null, headers: { ...ev.headers } };
+}
+
 /** Deep merge where `base` wins: the event's own data takes priority over the enriched fields. */
 export function mergeUnder(base: JsonObject, extra: JsonObject): JsonObject {
   const out: JsonObject = { ...base };
@@ -136,6 +149,12 @@ export function mergeUnder(base: JsonObject, extra: JsonObject): JsonObject {
     else if (isJsonObject(mine) && isJsonObject(v)) putKey(out, k, mergeUnder(mine, v));
   }
   return out;
+}
+
+/** `_metadata` of the event (the times of the leaves it wrote), as `extraFields` select it. */
+export function eventMetadata(ev: TwinEvent): JsonObject | undefined {
+  const times = ev.entry.leafTimes;
+  return times ? { _metadata: metadataView(times) } : undefined;
 }
 
 /** The envelope with `extra` appended (the shared string stays untouched). */

@@ -4,7 +4,7 @@ import { parseFields } from '../twins/thing-view.js';
 import type { Preconditions, TwinChange } from '../twins/twin.types.js';
 import { TwinsQueryService } from '../twins/twins-query.service.js';
 import { TwinsService } from '../twins/twins.service.js';
-import type { ProtocolCommand } from './ditto-protocol.js';
+import type { ProtocolCommand } from '../protocol/twin-commands.js';
 
 export interface CommandResult {
   status: number;

@@ -6,11 +6,14 @@ import { originAllowed } from '../auth/origin.js';
 import { DomainError } from '../common/domain-error.js';
 import { ConfigService } from '../config/config.service.js';
 import { JournalFeed } from '../journal/journal-feed.js';
+import { MessagesService } from '../messages/messages.service.js';
+import { HistoricalStreams } from './historical-feed.js';
 import { PolicyEnforcers } from './policy-enforcers.js';
 import { ThingStates } from './thing-states.js';
 import { WsAuthenticator, type WsPrincipal } from './ws-authenticator.js';
 import { TwinCommandExecutor } from './ws-commands.js';
 import { CLOSE_GOING_AWAY, WsSession } from './ws-session.js';
+import { RealtimeStats } from './realtime-stats.js';
 
 /** ws' verifyClient callback: accept, or refuse the upgrade with an HTTP status. */
 export type VerifyCallback = (
@@ -40,6 +43,9 @@ export class WsSessions implements OnModuleDestroy {
     @Inject(RequestRate) private readonly rate: RequestRate,
     @Inject(WsAuthenticator) private readonly authenticator: WsAuthenticator,
     @Inject(PolicyEnforcers) private readonly enforcers: PolicyEnforcers,
+    @Inject(MessagesService) private readonly messages: MessagesService,
+    @Inject(HistoricalStreams) private readonly historical: HistoricalStreams,
+    @Inject(RealtimeStats) private readonly realtimeStats: RealtimeStats,
   ) {}
 
   /**
@@ -94,15 +100,25 @@ export class WsSessions implements OnModuleDestroy {
         enforcers: this.enforcers,
         limit: this.config.get('WS_BUFFER_MAX_BYTES'),
         commands: this.commands,
+        messages: this.messages,
         rate: (subject) => this.rate.take(subject),
         idleTimeoutMs: this.config.get('WS_IDLE_TIMEOUT_MS'),
         logger: this.logger,
+        history: {
+          historical: this.historical,
+          feed: this.feed,
+          idleTimeoutMs: this.config.get('WS_STREAMING_IDLE_TIMEOUT_MS'),
+        },
+        delivered: (n) => (this.realtimeStats.wsDelivered += n),
       },
       principal,
       req.socket.remotePort,
     );
     this.sessions.add(session);
-    ws.once('close', () => this.sessions.delete(session));
+    ws.once('close', (code) => {
+      this.sessions.delete(session);
+      this.realtimeStats.wsClosed(code);
+    });
     session.start();
     this.ensurePing();
   }

@@ -106,6 +106,26 @@ export class TelemetryService {
     }
     return result;
   }
+  /**
+   * The average of a numeric property per step over [fromMs, toMs), each bucket as its start in
+   * epoch ms (buckets start at multiples of the step since the epoch; empty ones are absent): the
+   * series other features learn from (forecasting). Bounded by the query pool's statement timeout.
+   */
+  async averages(
+    ref: PropertyRef,
+    fromMs: number,
+    toMs: number,
+    stepMs: number,
+  ): Promise<{ ts: number; value: number }[]> {
+    const rows = await this.repo.buckets(this.tx.bounded, {
+      ...ref,
+      from: isoOfMs(fromMs),
+      to: isoOfMs(toMs),
+      stepMs,
+      agg: 'avg',
+    });
+    return rows.map((r) => ({ ts: r.bucket.getTime(), value: Number(r.value) }));
+  }
 }
 
 function toPoint(r: PointRow): HistoryPoint {

@@ -1,4 +1,4 @@
-import { isJsonObject, putKey, setAt, toPointer } from './model/json-pointer.js';
+import { getAt, isJsonObject, parsePointer, putKey, setAt, toPointer } from './model/json-pointer.js';
 
 /**
  * Per-leaf source timestamps: pointer → ISO time of the value now stored there. They let a
@@ -89,14 +89,16 @@ export function dropStaleLeaves(
 
 /**
  * The leaf times after a write at `path`: what was under the path is replaced (modify, delete)
- * or merged (merge: only the written leaves change; null leaves are deletions).
+ * or merged (merge: only the written leaves change; null leaves are deletions). The times this
+ * write sets are also put in `out` when given (what the journal records of the change).
  */
 export function nextLeafTimes(
   meta: LeafTimes,
   kind: 'replace' | 'merge' | 'delete',
   path: readonly string[],
   value: unknown,
-  timeOf: (pointer: string) => string,
+  timeOf: (pointer: string) => string | undefined,
+  out?: LeafTimes,
 ): LeafTimes {
   const prefix = toPointer(path);
   const next: LeafTimes = {};
@@ -110,9 +112,46 @@ export function nextLeafTimes(
   for (const [leaf, v] of written) {
     // Only data carries source times; thingId, policyId and definition are not measurements.
     if (!leaf.startsWith('/attributes') && !leaf.startsWith('/features')) continue;
-    if (!(kind === 'merge' && v === null)) next[leaf] = timeOf(leaf);
+    if (kind === 'merge' && v === null) continue;
+    const ts = timeOf(leaf);
+    // Undefined only in a replay of a change journaled without times: the leaf's time is unknown.
+    if (ts === undefined) continue;
+    next[leaf] = ts;
+    if (out) out[leaf] = ts;
   }
   return next;
+}
+
+/**
+ * The leaf times after a journaled change, from those before it and the times the change wrote
+ * (what nextLeafTimes put in `written`). Replaying every change of a thing this way gives the
+ * times the thing had at each revision; a change journaled without times leaves its leaves
+ * without one.
+ */
+export function replayLeafTimes(
+  meta: LeafTimes,
+  action: 'created' | 'modified' | 'merged' | 'deleted',
+  path: readonly string[],
+  value: unknown,
+  written: LeafTimes | undefined,
+): LeafTimes {
+  if (action === 'deleted' && path.length === 0) return {};
+  const kind = action === 'deleted' ? 'delete' : action === 'merged' ? 'merge' : 'replace';
+  return nextLeafTimes(meta, kind, path, value, (p) => written?.[p]);
+}
+
+/**
+ * The times of those leaves that are present in `value`, the value at `path` (e.g. an event's value
+ * once cut to what a subscriber may read): no time of a leaf the subscriber may not see.
+ */
+export function leafTimesWithin(times: LeafTimes, path: readonly string[], value: unknown): LeafTimes {
+  const out: LeafTimes = {};
+  for (const [pointer, ts] of Object.entries(times)) {
+    const segments = pointer === '/' ? [] : parsePointer(pointer);
+    if (segments.length < path.length || path.some((s, i) => segments[i] !== s)) continue;
+    if (getAt(value, segments.slice(path.length)) !== undefined) out[pointer] = ts;
+  }
+  return out;
 }
 
 /** `_metadata` in Ditto's shape: the thing's structure with `{ts}` at each timed leaf. */

@@ -76,6 +76,7 @@ export class TwinBatch {
           action: computed.action,
           path: toPointer(cmd.path),
           value: computed.journalValue,
+          leafTimes: computed.leafTimes,
           timestamp: now,
           origin: cmd.origin,
           correlationId: cmd.correlationId ?? randomUUID(),

@@ -163,4 +163,42 @@ describe('computeChange', () => {
     expect(() => computeChange(thing(), put({ ifNoneMatch: '*' }), opts())).toThrow(/precondition/);
     expect(() => computeChange(thing(), put({ ifMatch: '"rev:1"' }), opts())).not.toThrow();
   });
+
+  it('reports the times it wrote, only of the changed leaves (what the journal records)', () => {
+    const current = thing(
+      { features: { env: { properties: { t: 1, h: 2 } } } },
+      {
+        '/features/env/properties/t': '2026-01-01T00:00:01.000Z',
+        '/features/env/properties/h': '2026-01-01T00:00:01.000Z',
+      },
+    );
+    const merged = changed(
+      computeChange(current, reading('2026-01-01T00:00:05.000Z', { t: 3, h: null }), opts()),
+    );
+    // h is deleted: no time of its own, and it is gone from the thing's times.
+    expect(merged.leafTimes).toEqual({ '/features/env/properties/t': '2026-01-01T00:00:05.000Z' });
+    expect(merged.next?.metadata).toEqual({ '/features/env/properties/t': '2026-01-01T00:00:05.000Z' });
+    const put = changed(
+      computeChange(
+        current,
+        {
+          type: 'modify',
+          thingId: ID,
+          path: ['features', 'env', 'properties', 'h'],
+          value: { a: 1 },
+          origin: 'rest',
+        },
+        opts(),
+      ),
+    );
+    expect(put.leafTimes).toEqual({ '/features/env/properties/h/a': '2026-01-01T00:00:10.000Z' });
+    const deleted = changed(
+      computeChange(
+        current,
+        { type: 'delete', thingId: ID, path: ['features', 'env'], origin: 'rest' },
+        opts(),
+      ),
+    );
+    expect(deleted.leafTimes).toBeUndefined();
+  });
 });

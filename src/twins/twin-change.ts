@@ -27,6 +27,8 @@ export interface ComputedChange {
   journalValue: unknown;
   /** The value now at the command's path. */
   value: unknown;
+  /** The source times this change wrote, by leaf (journaled with it); undefined when none. */
+  leafTimes?: LeafTimes;
 }
 
 /**
@@ -61,7 +63,8 @@ export function computeChange(
     const meta = nextLeafTimes({}, 'replace', [], doc, timeOf);
     const next = stored(cmd.thingId, namespace, doc, opts.nextRevision, opts.now, opts.now, meta);
     checkSize(doc, opts.maxSize);
-    return { next, action: 'created', status: 201, journalValue: doc, value: doc };
+    // A new thing's times are all written by this change.
+    return { next, action: 'created', status: 201, journalValue: doc, value: doc, leafTimes: nonEmpty(meta) };
   }
 
   if (cmd.type === 'create') throw Errors.conflict(cmd.thingId);
@@ -97,12 +100,14 @@ export function computeChange(
       }
       checkSize(doc, opts.maxSize);
       const created = path.length > 0 && currentValue === undefined;
+      const written: LeafTimes = {};
       const meta = nextLeafTimes(
         current.metadata,
         'replace',
         path,
         path.length === 0 ? doc : cmd.value,
         timeOf,
+        written,
       );
       return {
         next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now, meta),
@@ -111,6 +116,7 @@ export function computeChange(
         // The thing as stored (policyId kept or defaulted, thingId set), not the request body.
         journalValue: path.length === 0 ? doc : cmd.value,
         value: path.length === 0 ? doc : cmd.value,
+        leafTimes: nonEmpty(written),
       };
     }
     case 'merge': {
@@ -128,13 +134,15 @@ export function computeChange(
         path.length === 0 ? mergePatch(current.doc, patch) : mergePatchAt(current.doc, path, patch);
       const doc = toDoc(merged, cmd.thingId, current.doc.policyId);
       checkSize(doc, opts.maxSize);
-      const meta = nextLeafTimes(current.metadata, 'merge', path, patch, timeOf);
+      const written: LeafTimes = {};
+      const meta = nextLeafTimes(current.metadata, 'merge', path, patch, timeOf, written);
       return {
         next: stored(cmd.thingId, namespace, doc, revision, current.created, opts.now, meta),
         action: 'merged',
         status: 204,
         journalValue: patch,
         value: path.length === 0 ? doc : getAt(doc, path),
+        leafTimes: nonEmpty(written),
       };
     }
   }
@@ -160,6 +168,10 @@ function stored(
   metadata: LeafTimes,
 ): StoredThing {
   return { thingId, namespace, doc, revision, created, modified, metadata };
+}
+
+function nonEmpty(times: LeafTimes): LeafTimes | undefined {
+  return Object.keys(times).length > 0 ? times : undefined;
 }
 
 function checkSize(doc: ThingDoc, max: number): void {

@@ -48,8 +48,25 @@ export class TwinsQueryService {
       checkPreconditions({ exists: false }, pre, true);
       throw Errors.thingNotFound(thingId);
     }
+    return this.answer(thing, path, fields, pre, auth);
+  }
+
+  /**
+   * The read of `thing` (current or rebuilt from history) at `path`, cut to what `auth` may read
+   * by the policy `policyId` (the thing's own by default) as it is now. `auth` must already be
+   * the enforced context.
+   */
+  async answer(
+    thing: StoredThing,
+    path: string[],
+    fields: FieldSelector | undefined,
+    pre: Preconditions | undefined,
+    auth: AuthContext | undefined,
+    policyId = thing.doc.policyId,
+  ): Promise<ReadResult> {
+    const thingId = thing.thingId;
     const full = path.length === 0 ? thingView(thing, fields) : getAt(thingView(thing), path);
-    const value = auth ? await this.visible(thing, path, full, auth) : full;
+    const value = auth ? await this.visible(thing, path, full, auth, policyId) : full;
     const etag = entityTag(thing.revision, path, full);
     checkPreconditions(
       { exists: value !== undefined, thingTag: entityTag(thing.revision, [], null), resourceTag: etag },
@@ -93,8 +110,9 @@ export class TwinsQueryService {
     path: string[],
     value: unknown,
     auth: AuthContext,
+    policyId: string,
   ): Promise<unknown> {
-    const enforcer = await this.policies.enforcerFor(thing.doc.policyId, thing.namespace);
+    const enforcer = await this.policies.enforcerFor(policyId, thing.namespace);
     if (value === undefined) {
       // Missing: still 404 the thing itself for those who may not see it at all.
       readableOr404(thing.thingId, [], {}, enforcer, auth, () => notFoundAt(thing.thingId, path));

@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { JournalModule } from '../journal/journal.module.js';
 import { PoliciesModule } from '../policies/policies.module.js';
 import { THING_POLICY_LOOKUP } from '../policies/thing-policy-lookup.js';
+import { HistoryRepository } from './history/history.repository.js';
+import { ThingHistoryService } from './history/thing-history.service.js';
 import { SearchController } from './http/search.controller.js';
 import { ThingsController } from './http/things.controller.js';
 import { SearchService } from './search.service.js';
@@ -18,8 +20,10 @@ import { TwinsService } from './twins.service.js';
     TwinsService,
     TwinsQueryService,
     SearchService,
+    HistoryRepository,
+    ThingHistoryService,
     { provide: THING_POLICY_LOOKUP, useClass: ThingPolicies },
   ],
-  exports: [TwinsService, TwinsQueryService, SearchService, THING_POLICY_LOOKUP],
+  exports: [TwinsService, TwinsQueryService, SearchService, ThingHistoryService, THING_POLICY_LOOKUP],
 })
 export class TwinsModule {}

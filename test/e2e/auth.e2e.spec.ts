@@ -207,7 +207,7 @@ describe('bad credentials', () => {
       }),
     ],
     ['bearer of 9 kB', () => ({ authorization: `Bearer ${'a'.repeat(9000)}` })],
-    ['bearer of 16 kB', () => ({ authorization: `Bearer ${'a'.repeat(16 * 1024)}` })],
+    ['bearer of 12 kB', () => ({ authorization: `Bearer ${'a'.repeat(12 * 1024)}` })],
     ['pre-authenticated header (not trusted here)', () => ({ 'x-ditto-pre-authenticated': 'nginx:alice' })],
     [
       'pre-authenticated header with a bad password',

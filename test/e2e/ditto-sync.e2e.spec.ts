@@ -194,7 +194,14 @@ describe('sync with Ditto', () => {
       return failing.things.some((t) => t.thingId === big) ? s : undefined;
     });
     const entry = (status.failing as { things: Json[] }).things.find((t) => t.thingId === big);
-    expect(entry).toMatchObject({ thingId: big, status: 413, revision: 1 });
+    // Ditto's own error code and message, not 'unknown'.
+    expect(entry).toMatchObject({
+      thingId: big,
+      status: 413,
+      revision: 1,
+      error: 'things:thing.toolarge',
+      message: expect.stringContaining('exceeds the maximal allowed Thing size'),
+    });
     expect(await thing(up, big)).toBeNull();
     await call(local, 'PUT', `/api/2/things/${fine}/attributes/ok`, 'still');
     await waitFor(

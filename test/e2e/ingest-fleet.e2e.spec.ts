@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { runFleet, type MalformedKind, type SentMessage, type SentReading } from '../../simulators/index.js';
+import { fleetThingIds } from '../../simulators/provision.js';
 import { ConfigService } from '../../src/config/config.service.js';
 import type { DeadLetterReason } from '../../src/ingest/device-contract.js';
 import { IngestStats } from '../../src/ingest/ingest-stats.js';
+import { provisionDevices } from '../support/devices.js';
 import { startIngestApp, uniqueNamespace, waitFor, type IngestTestApp } from '../support/mqtt.js';
 
 let t: IngestTestApp;
@@ -47,7 +49,10 @@ describe('a simulated fleet with faults', () => {
   it('every reading is in history once, twins hold the newest values, revisions add up', async () => {
     const namespace = uniqueNamespace('fleet');
     const malformed: Extract<SentMessage, { kind: 'malformed' }>[] = [];
+    // Devices as a fleet has them: provisioned over REST, each logs in with its own secret.
+    const secrets = await provisionDevices(t.baseUrl, fleetThingIds(namespace, 'energy', 1, 20));
     const summary = await runFleet({
+      credentials: Object.fromEntries(secrets),
       broker: t.brokerUrl,
       profile: 'energy',
       devices: 20,

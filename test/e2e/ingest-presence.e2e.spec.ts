@@ -1,19 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import request from 'supertest';
 import { parseDesired } from '../../simulators/contract.js';
 import { IngestStats } from '../../src/ingest/ingest-stats.js';
 import { PresenceSweeper } from '../../src/ingest/presence.sweeper.js';
 import { authHeaders } from '../support/auth.js';
-import {
-  connectDevice,
-  publish,
-  startIngestApp,
-  uniqueNamespace,
-  waitFor,
-  type IngestTestApp,
-} from '../support/mqtt.js';
+import { connectAs, provisionDevices } from '../support/devices.js';
+import { publish, startIngestApp, uniqueNamespace, waitFor, type IngestTestApp } from '../support/mqtt.js';
 
 const ns = uniqueNamespace('presence');
+
+/** Provisioned over REST, logged in as itself (user name = client id = thing id, its secret). */
+async function connectDevice(t: IngestTestApp, id: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  const secrets = await provisionDevices(t.baseUrl, [id]);
+  return connectAs(t.brokerUrl, id, secrets.get(id)!, opts);
+}
 
 async function connectionStatus(t: IngestTestApp, id: string) {
   const res = await request(t.baseUrl)
@@ -39,7 +40,7 @@ describe('desired state and Last Will (no inactivity timeout)', () => {
       .send({ features: { lamp: { properties: { on: false } } } })
       .expect(201);
     // A simulated lamp: applies whatever desired state arrives and reports it as telemetry.
-    const lamp = await connectDevice(t.brokerUrl);
+    const lamp = await connectDevice(t, id);
     const applied: unknown[] = [];
     lamp.on('message', (_topic, payload) => {
       const desired = parseDesired(payload);
@@ -76,7 +77,7 @@ describe('desired state and Last Will (no inactivity timeout)', () => {
     await lamp.endAsync();
 
     // Retained: a device that connects later gets the current desired state at once.
-    const late = await connectDevice(t.brokerUrl);
+    const late = await connectDevice(t, id);
     const got = new Promise<unknown>((ok) => late.on('message', (_t, p) => ok(parseDesired(p))));
     await late.subscribeAsync(`things/${id}/desired`, { qos: 1 });
     expect(await got).toEqual({ lamp: { on: true, level: 30 } });
@@ -86,7 +87,7 @@ describe('desired state and Last Will (no inactivity timeout)', () => {
   it('online, then offline through the Last Will when the connection dies', async () => {
     const id = `${ns}:will`;
     const status = `things/${id}/status`;
-    const device = await connectDevice(t.brokerUrl, {
+    const device = await connectDevice(t, id, {
       keepalive: 1,
       will: { topic: status, payload: Buffer.from('offline'), qos: 1, retain: false },
     });
@@ -109,7 +110,7 @@ describe('desired state and Last Will (no inactivity timeout)', () => {
   it('a stale status never shows a device online', async () => {
     const id = `${ns}:stale`;
     const status = `things/${id}/status`;
-    const device = await connectDevice(t.brokerUrl);
+    const device = await connectDevice(t, id);
     const now = Date.now();
     await publish(device, status, { status: 'offline', ts: now - 1000 });
     await waitFor('offline', async () => (await connectionStatus(t, id))?.status === 'offline');
@@ -140,7 +141,7 @@ describe('inactivity timeout (DEVICE_INACTIVITY_TIMEOUT=1)', () => {
 
   it('a silent device goes offline, and online again with its next message', async () => {
     const id = `${ns}:quiet`;
-    const device = await connectDevice(t.brokerUrl);
+    const device = await connectDevice(t, id);
     await publish(device, `things/${id}/telemetry`, { features: { f: { v: 1 } } });
     await waitFor('online', async () => (await connectionStatus(t, id))?.status === 'online');
     await waitFor(

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { MqttClient } from 'mqtt';
 import request from 'supertest';
 import { IngestStats } from '../../src/ingest/ingest-stats.js';
 import { authHeaders } from '../support/auth.js';
+import { DeviceFleet } from '../support/devices.js';
+import { DittoSocket, SseClient, type DittoMessage } from './realtime.support.js';
 import {
-  connectDevice,
+  MQTT_TEST_URL,
   publish,
   startIngestApp,
   uniqueNamespace,
@@ -13,20 +14,24 @@ import {
 } from '../support/mqtt.js';
 
 let t: IngestTestApp;
-let device: MqttClient;
+/** One authenticated connection per device, provisioned over REST when first used. */
+let fleet: DeviceFleet;
 const ns = uniqueNamespace('ingest');
 const MAX_PAYLOAD = 2048;
 
 beforeAll(async () => {
   t = await startIngestApp({ INGEST_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD) });
-  device = await connectDevice(t.brokerUrl);
+  fleet = new DeviceFleet(t.baseUrl, t.brokerUrl);
 });
 afterAll(async () => {
-  await device?.endAsync();
+  await fleet?.end();
   await t?.close();
 });
 
 const telemetry = (thing: string) => `things/${ns}:${thing}/telemetry`;
+const dev = (thing: string) => fleet.device(`${ns}:${thing}`);
+/** The device a topic belongs to: only it may publish there. */
+const deviceOf = (topic: string) => fleet.device(topic.split('/')[1]);
 
 async function thing(id: string) {
   const res = await request(t.baseUrl)
@@ -55,7 +60,7 @@ async function deadLetters(topic: string) {
 describe('telemetry into history and twins', () => {
   it('stores each leaf as a reading and merges the values into the twin (nested objects are sub-paths)', async () => {
     const ts = Date.now() - 1000;
-    await publish(device, telemetry('m1'), {
+    await publish(await dev('m1'), telemetry('m1'), {
       ts,
       seq: 1,
       features: { energy: { power: 1250.5, status: { level: 3, mode: 'eco' }, tags: ['a', 'b'] } },
@@ -81,9 +86,12 @@ describe('telemetry into history and twins', () => {
   });
 
   it('accepts ISO 8601 times and takes the receive time when ts is missing', async () => {
-    await publish(device, telemetry('m2'), { ts: '2026-01-02T03:04:05.678Z', features: { f: { a: 1 } } });
+    await publish(await dev('m2'), telemetry('m2'), {
+      ts: '2026-01-02T03:04:05.678Z',
+      features: { f: { a: 1 } },
+    });
     const before = Date.now();
-    await publish(device, telemetry('m2'), { features: { f: { b: 2 } } });
+    await publish(await dev('m2'), telemetry('m2'), { features: { f: { b: 2 } } });
     await waitFor('both readings', async () => ((await historyRows('m2')).length === 2 ? true : undefined));
     const { rows } = await t.db.query(
       `SELECT path, ts FROM telemetry_readings WHERE thing_id = $1 ORDER BY path`,
@@ -97,13 +105,17 @@ describe('telemetry into history and twins', () => {
 describe('ordering and duplicates', () => {
   it('a late reading goes into history but never overwrites a newer value on the twin', async () => {
     const now = Date.now();
-    await publish(device, telemetry('late'), { ts: now - 1000, seq: 2, features: { f: { v: 'newer' } } });
+    await publish(await dev('late'), telemetry('late'), {
+      ts: now - 1000,
+      seq: 2,
+      features: { f: { v: 'newer' } },
+    });
     await waitFor(
       'the newer value',
       async () => (await thing('late')).features?.f?.properties?.v === 'newer',
     );
     const revision = (await thing('late'))._revision;
-    await publish(device, telemetry('late'), {
+    await publish(await dev('late'), telemetry('late'), {
       ts: now - 5000,
       seq: 1,
       features: { f: { v: 'older', w: 1 } },
@@ -123,10 +135,10 @@ describe('ordering and duplicates', () => {
 
   it('an entirely stale message adds history only: no twin change, no revision', async () => {
     const now = Date.now();
-    await publish(device, telemetry('stale'), { ts: now, features: { f: { v: 2 } } });
+    await publish(await dev('stale'), telemetry('stale'), { ts: now, features: { f: { v: 2 } } });
     await waitFor('v=2', async () => (await thing('stale')).features?.f?.properties?.v === 2);
     const before = await thing('stale');
-    await publish(device, telemetry('stale'), { ts: now - 60_000, features: { f: { v: 1 } } });
+    await publish(await dev('stale'), telemetry('stale'), { ts: now - 60_000, features: { f: { v: 1 } } });
     await waitFor('history', async () => ((await historyRows('stale')).length === 2 ? true : undefined));
     const after = await thing('stale');
     expect(after.features.f.properties.v).toBe(2);
@@ -135,27 +147,33 @@ describe('ordering and duplicates', () => {
 
   it('duplicates (device retries, redeliveries) count once in history and on the twin', async () => {
     const msg = { ts: Date.now() - 500, seq: 7, features: { f: { v: 42 } } };
-    await Promise.all([1, 2, 3].map(() => publish(device, telemetry('dup'), msg)));
+    const dup = await dev('dup');
+    await Promise.all([1, 2, 3].map(() => publish(dup, telemetry('dup'), msg)));
     await waitFor('the twin', async () => (await thing('dup')).features?.f?.properties?.v === 42);
-    await publish(device, telemetry('dup'), msg);
-    await publish(device, telemetry('dup'), { ts: msg.ts + 1, seq: 8, features: { f: { v: 43 } } });
+    await publish(await dev('dup'), telemetry('dup'), msg);
+    await publish(await dev('dup'), telemetry('dup'), { ts: msg.ts + 1, seq: 8, features: { f: { v: 43 } } });
     await waitFor('v=43', async () => (await thing('dup')).features?.f?.properties?.v === 43);
     expect((await historyRows('dup')).map((r) => r.value)).toEqual([42, 43]);
     const { rows } = await t.db.query(
       `SELECT count(*)::int AS n FROM journal WHERE entity = 'thing' AND thing_id = $1`,
       [`${ns}:dup`],
     );
-    // created (with the first reading and presence), then v=43; the repeats journal nothing.
-    expect(rows[0].n).toBe(2);
-    expect((await thing('dup'))._revision).toBe(2);
+    // created (by provisioning), the first reading (with presence), then v=43; the repeats journal nothing.
+    expect(rows[0].n).toBe(3);
+    expect((await thing('dup'))._revision).toBe(3);
   });
 
   it('of one batch the newest value per leaf wins, whatever the arrival order', async () => {
     const now = Date.now();
     const order = [3, 1, 4, 2, 5, 0];
+    const batch = await dev('batch');
     await Promise.all(
       order.map((i) =>
-        publish(device, telemetry('batch'), { ts: now - 10_000 + i, seq: i, features: { f: { v: i } } }),
+        publish(batch, telemetry('batch'), {
+          ts: now - 10_000 + i,
+          seq: i,
+          features: { f: { v: i } },
+        }),
       ),
     );
     await waitFor('all six readings', async () =>
@@ -220,11 +238,31 @@ const BAD: [string, string, string | Buffer | (() => string), string][] = [
   ],
 ];
 
+/** Topics no device owns: refused by the embedded broker, dead letters behind an open one. */
+const OUTSIDE_OWN_TOPICS = new Set([
+  'things/no-namespace/telemetry',
+  'things/{id}/events',
+  'things/{id}/telemetry/extra',
+]);
+
 describe('bad input goes to the dead-letter table, is acknowledged, and ingestion carries on', () => {
   it.each(BAD)('%s', async (_name, where, payload, reason) => {
     const id = `bad-${Math.random().toString(36).slice(2, 8)}`;
     const topic = where.includes('/') ? where.replace('{id}', `${ns}:${id}`) : `things/${ns}:${id}/${where}`;
     const body = typeof payload === 'function' ? payload() : payload;
+    const device = await dev(id);
+    if (OUTSIDE_OWN_TOPICS.has(where) && !MQTT_TEST_URL) {
+      // The embedded broker lets a device publish only on its own topics: it closes the
+      // connection instead (devices.e2e.spec.ts covers the rules); the test Mosquitto is anonymous.
+      const refused = t.app.get(IngestStats).refusedPublishes;
+      const gone = new Promise<void>((ok) => device.once('close', () => ok()));
+      device.publish(topic, body, { qos: 1 });
+      await gone;
+      device.end(true);
+      expect(t.app.get(IngestStats).refusedPublishes).toBe(refused + 1);
+      expect(await deadLetters(topic)).toEqual([]);
+      return;
+    }
     await publish(device, topic, body);
     const [letter] = await waitFor('the dead letter', async () => {
       const rows = await deadLetters(topic);
@@ -242,8 +280,8 @@ describe('bad input goes to the dead-letter table, is acknowledged, and ingestio
 
   it('a command the twin refuses is a dead letter too (command_rejected), the rest of its batch commits', async () => {
     const topic = `things/${ns}:rejected/ditto`;
-    await publish(device, telemetry('rejected'), { features: { f: { v: 1 } } });
-    await publish(device, topic, {
+    await publish(await dev('rejected'), telemetry('rejected'), { features: { f: { v: 1 } } });
+    await publish(await deviceOf(topic), topic, {
       topic: `${ns}/rejected/things/twin/commands/modify`,
       path: '/attributes',
       value: 'not an object',
@@ -257,27 +295,39 @@ describe('bad input goes to the dead-letter table, is acknowledged, and ingestio
   });
 
   it('after all of them, a good reading still lands and every message was acknowledged', async () => {
-    await publish(device, telemetry('after'), { features: { f: { ok: true } } });
+    await publish(await dev('after'), telemetry('after'), { features: { f: { ok: true } } });
     await waitFor(
       'the good reading',
       async () => (await thing('after')).features?.f?.properties?.ok === true,
     );
     const stats = t.app.get(IngestStats);
     await waitFor('every received message acknowledged', () => stats.acknowledged === stats.received);
-    expect(stats.view().deadLetters.total).toBeGreaterThanOrEqual(BAD.length + 1);
+    // On the embedded broker the topics no device owns were refused, not dead-lettered.
+    const refused = MQTT_TEST_URL ? 0 : OUTSIDE_OWN_TOPICS.size;
+    expect(stats.view().deadLetters.total).toBeGreaterThanOrEqual(BAD.length + 1 - refused);
   });
 });
 
 describe('Ditto protocol commands', () => {
   it('modify and merge of the thing or a sub-path go through the twin service', async () => {
     const topic = `things/${ns}:cmd/ditto`;
-    await publish(device, topic, {
+    // Beyond its features a device's command needs its policy to name it (device:<thingId>).
+    await dev('cmd');
+    await request(t.baseUrl)
+      .put(`/api/2/policies/${ns}:cmd/entries/DEVICE`)
+      .set(authHeaders())
+      .send({
+        subjects: { [`device:${ns}:cmd`]: { type: 'device' } },
+        resources: { 'thing:/': { grant: ['WRITE'], revoke: [] } },
+      })
+      .expect(201);
+    await publish(await deviceOf(topic), topic, {
       topic: `${ns}/cmd/things/twin/commands/modify`,
       headers: { 'correlation-id': 'c-1' },
       path: '/',
       value: { attributes: { location: 'hall' }, features: { lamp: { properties: { on: false } } } },
     });
-    await publish(device, topic, {
+    await publish(await deviceOf(topic), topic, {
       topic: `${ns}/cmd/things/twin/commands/merge`,
       path: '/features/lamp/properties',
       value: { on: true, level: 80 },
@@ -290,17 +340,95 @@ describe('Ditto protocol commands', () => {
       `SELECT origin, correlation_id FROM journal WHERE entity = 'thing' AND thing_id = $1 ORDER BY revision`,
       [`${ns}:cmd`],
     );
-    expect(rows.every((r) => r.origin === 'mqtt')).toBe(true);
+    // Created over REST by provisioning; every change after that came from the device.
+    expect(rows[0].origin).toBe('rest');
+    expect(rows.length).toBeGreaterThan(1);
+    expect(rows.slice(1).every((r) => r.origin === 'mqtt')).toBe(true);
     expect(rows.map((r) => r.correlation_id)).toContain('c-1');
+  });
+});
+
+interface EventThing {
+  features?: { energy?: unknown };
+  _metadata?: { features?: Record<string, unknown> };
+}
+
+describe('`_metadata` in events: the source times of the leaves each change wrote', () => {
+  it('reach an SSE subscriber (fields) and a WS subscriber (extraFields) after an MQTT reading and a REST change', async () => {
+    const id = `${ns}:meta-events`;
+    const device = await dev('meta-events');
+    const sse = await SseClient.open(
+      `${t.baseUrl}/api/2/things?ids=${encodeURIComponent(id)}&fields=thingId,features/energy,_metadata`,
+    );
+    const ws = await DittoSocket.open(t.baseUrl.replace('http', 'ws') + '/ws/2');
+    try {
+      await ws.control(
+        `START-SEND-EVENTS?filter=${encodeURIComponent(`eq(thingId,"${id}")`)}&extraFields=_metadata`,
+      );
+      const energyEvents = () =>
+        sse.events
+          .map((e) => JSON.parse(e.data) as EventThing)
+          .filter((e) => e.features?.energy !== undefined);
+      const wsEnergy = () =>
+        ws.events.filter(
+          (m: DittoMessage) =>
+            m.path.endsWith('/power') || JSON.stringify(m.value ?? null).includes('"power"'),
+        );
+
+      // A reading carries the device's time: that, not the time it arrived, is the leaf's time.
+      const deviceTime = Date.now() - 60_000;
+      await publish(device, telemetry('meta-events'), {
+        ts: deviceTime,
+        features: { energy: { power: 11 } },
+      });
+      const readAt = new Date(deviceTime).toISOString();
+      const [fromMqtt] = await waitFor(
+        'the reading over SSE',
+        () => energyEvents().length === 1 && energyEvents(),
+      );
+      // The same change also set the device's ConnectionStatus (it came online), timed alike.
+      expect(fromMqtt.features).toEqual({ energy: { properties: { power: 11 } } });
+      expect(fromMqtt._metadata?.features?.energy).toEqual({ properties: { power: { ts: readAt } } });
+      const [wsMqtt] = await waitFor('the reading over WS', () => wsEnergy().length === 1 && wsEnergy());
+      const wsExtra = wsMqtt.extra as EventThing;
+      expect(wsExtra._metadata?.features?.energy).toEqual({ properties: { power: { ts: readAt } } });
+
+      // A REST change is timed when it is written: its time is the thing's `_metadata` after it.
+      const res = await request(t.baseUrl)
+        .put(`/api/2/things/${id}/features/energy/properties/power`)
+        .set(authHeaders())
+        .set('content-type', 'application/json')
+        .send('12');
+      expect(res.status).toBe(204);
+      const written = (await thing('meta-events'))._metadata.features.energy.properties.power.ts as string;
+      expect(Date.parse(written)).toBeGreaterThan(deviceTime);
+      const [, fromRest] = await waitFor(
+        'the change over SSE',
+        () => energyEvents().length === 2 && energyEvents(),
+      );
+      expect(fromRest).toEqual({
+        thingId: id,
+        features: { energy: { properties: { power: 12 } } },
+        _metadata: { features: { energy: { properties: { power: { ts: written } } } } },
+      });
+      const [, wsRest] = await waitFor('the change over WS', () => wsEnergy().length === 2 && wsEnergy());
+      expect(wsRest).toMatchObject({ path: '/features/energy/properties/power', value: 12 });
+      expect(wsRest.extra).toEqual({
+        _metadata: { features: { energy: { properties: { power: { ts: written } } } } },
+      });
+    } finally {
+      sse.close();
+      await ws.close();
+    }
   });
 });
 
 describe('HTTP: dead letters and stats', () => {
   it('lists dead letters newest first, paged, filtered by thing, payload as text or base64', async () => {
     const id = `${ns}:listed`;
-    await publish(device, `things/${id}/telemetry`, 'one');
-    await publish(device, `things/${id}/telemetry`, Buffer.from([0xff, 0x01]));
-    await publish(device, `things/${id}/telemetry`, 'three');
+    await publish(await fleet.device(id), `things/${id}/telemetry`, 'one');
+    await publish(await fleet.device(id), `things/${id}/telemetry`, Buffer.from([0xff, 0x01]));
+    await publish(await fleet.device(id), `things/${id}/telemetry`, 'three');
     await waitFor('three dead letters', async () => {
       const { rows } = await t.db.query(
         'SELECT count(*)::int AS n FROM ingest_dead_letters WHERE thing_id = $1',

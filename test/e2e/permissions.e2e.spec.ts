@@ -418,9 +418,14 @@ describe('events over WebSocket and SSE, and WebSocket commands', () => {
   it('delivers only readable changes, cut to what is readable', async () => {
     const aliceWs = await DittoSocket.open(wsUrl(), {}, 'alice');
     const bobWs = await DittoSocket.open(wsUrl(), {}, 'bob');
-    const aliceSse = await SseClient.open(`${t.baseUrl}/api/2/things?namespaces=${NS}`, {}, 'alice');
+    // Alice also asks for `_metadata`: the times of leaves she may not read must not reach her either.
+    const aliceSse = await SseClient.open(
+      `${t.baseUrl}/api/2/things?namespaces=${NS}&fields=thingId,attributes,features,_metadata`,
+      {},
+      'alice',
+    );
     const bobSse = await SseClient.open(`${t.baseUrl}/api/2/things?namespaces=${NS}`, {}, 'bob');
-    await aliceWs.control(`START-SEND-EVENTS?namespaces=${NS}`);
+    await aliceWs.control(`START-SEND-EVENTS?namespaces=${NS}&extraFields=_metadata`);
     await bobWs.control(`START-SEND-EVENTS?namespaces=${NS}`);
     const put = (name: string, path: string, value: unknown) =>
       as('ditto').put(url(name, path)).send(JSON.stringify(value)).set('content-type', 'application/json');
@@ -451,6 +456,12 @@ describe('events over WebSocket and SSE, and WebSocket commands', () => {
       (e) => e.topic.endsWith('/merged') && e.headers['event-id'] !== undefined,
     );
     expect(merged?.value).toEqual({ attributes: { public: 3 } });
+    const mergedTimes = (merged?.extra as { _metadata: { attributes: Record<string, unknown> } })._metadata;
+    expect(mergedTimes.attributes).toEqual({ public: { ts: expect.any(String) } });
+    const sseMerged = aliceSse.events
+      .map((e) => JSON.parse(e.data) as { attributes?: { public?: unknown }; _metadata?: unknown })
+      .find((e) => e.attributes?.public === 3);
+    expect(sseMerged?._metadata).toEqual({ attributes: { public: mergedTimes.attributes.public } });
     expect(aliceWs.events.some((e) => e.path === '/features/lamp/properties/on' && e.value === true)).toBe(
       true,
     );
@@ -531,16 +542,18 @@ describe('policy events over WebSocket and SSE', () => {
       .send({ type: 'public-marker' })
       .expect(201);
     await as('ditto').delete(`/api/2/policies/${PEV}`).expect(204);
-    await until('the owner sees the deletion over WS and SSE', () => {
-      const { ws, sse } = seen.get('ditto')!;
-      return (
-        ws.messages.some((m) => m.topic === `${NS}/policy-events/policies/events/deleted`) &&
-        sse.events.length >= 4
-      );
-    });
-    await until('alice sees the deletion over WS', () =>
-      seen.get('alice')!.ws.messages.some((m) => m.topic.endsWith('/policies/events/deleted')),
-    );
+    // Each stream is its own connection: wait until every one of them has had the deletion
+    // (the last change), so a slow one cannot look like a missing event.
+    const sseCount = { ditto: 4, alice: 4, bob: 3 } as const;
+    for (const user of ['ditto', 'alice', 'bob'] as const) {
+      await until(`${user} sees the deletion over WS and SSE`, () => {
+        const { ws, sse } = seen.get(user)!;
+        return (
+          ws.messages.some((m) => m.topic.endsWith('/policies/events/deleted')) &&
+          sse.events.length >= sseCount[user]
+        );
+      });
+    }
   });
 
   afterAll(async () => {

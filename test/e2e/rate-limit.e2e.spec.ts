@@ -49,6 +49,7 @@ describe('rate limits', () => {
       expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(6);
       const refused = answers.find((a) => a.status === 429)!;
       expect((refused.value as { error: string }).error).toBe('too.many.requests');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     } finally {
       await ws.close();
     }

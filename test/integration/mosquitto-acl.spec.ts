@@ -273,6 +273,58 @@ describe('deploy/mosquitto with the machine’s Mosquitto', () => {
     ]);
   });
 
+  it('carries live messages: the platform to a device inbox, the device back on its own outbox only', async () => {
+    // Each replica's own, non-shared subscription (messages/message-bus.ts).
+    const platform = await connect({ ...PLATFORM, clientId: 'twin-platform-messages' });
+    expect(
+      await suback(platform, [
+        'things/+/inbox/#',
+        'things/+/outbox/#',
+        'things/+/features/+/inbox/#',
+        'things/+/features/+/outbox/#',
+      ]),
+    ).toEqual([1, 1, 1, 1]);
+    const atPlatform = inbox(platform);
+    const dev = await connect(device(DEVICE));
+    expect(
+      await suback(dev, [
+        `things/${DEVICE}/inbox/#`,
+        `things/${DEVICE}/features/+/inbox/#`,
+        `things/${OTHER}/inbox/#`,
+      ]),
+    ).toEqual([1, 1, 0x87]);
+    const atDevice = inbox(dev);
+    await platform.publishAsync(`things/${DEVICE}/inbox/reboot`, '{"correlationId":"c1"}', { qos: 1 });
+    await platform.publishAsync(`things/${DEVICE}/features/lamp/inbox/on`, '{"correlationId":"c2"}', {
+      qos: 1,
+    });
+    await platform.publishAsync(`things/${OTHER}/inbox/reboot`, '{"correlationId":"c3"}', { qos: 1 });
+    await dev.publishAsync(`things/${DEVICE}/outbox/reboot`, '{"correlationId":"c1","status":204}', {
+      qos: 1,
+    });
+    await dev.publishAsync(
+      `things/${DEVICE}/features/lamp/outbox/on`,
+      '{"correlationId":"c2","status":200}',
+      {
+        qos: 1,
+      },
+    );
+    for (const topic of [`things/${OTHER}/outbox/reboot`, `things/${DEVICE}/inbox/forged`]) {
+      await expect(dev.publishAsync(topic, '{"status":200}', { qos: 1 })).rejects.toMatchObject({
+        code: 0x87,
+      });
+    }
+    await sleep(SETTLE_MS);
+    expect(atDevice.map((m) => m.topic)).toEqual([
+      `things/${DEVICE}/inbox/reboot`,
+      `things/${DEVICE}/features/lamp/inbox/on`,
+    ]);
+    expect(atPlatform.map((m) => m.topic).filter((t) => t.includes('/outbox/'))).toEqual([
+      `things/${DEVICE}/outbox/reboot`,
+      `things/${DEVICE}/features/lamp/outbox/on`,
+    ]);
+  });
+
   it('refuses a wrong password, an anonymous client and an unknown user', async () => {
     // MQTT 5 CONNACK 0x86 "bad user name or password" or 0x87 "not authorized".
     const refused = [0x86, 0x87];

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import pg from 'pg';
 import request from 'supertest';
-import { createApp } from '../../src/bootstrap.js';
+import { createApp, type AppOptions } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/config.schema.js';
 import { ConfigService } from '../../src/config/config.service.js';
 import { TEST_USERS, withTestAuth, type TestUserName } from './auth.js';
@@ -24,7 +24,10 @@ export interface TestApp {
  * Boots the real application on a fresh database (real migrations) and a free port, with
  * authentication on: the test users (./auth.ts) unless `env` configures authentication itself.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: AppOptions = {},
+): Promise<TestApp> {
   const database = await createTestDatabase();
   const config = new ConfigService(
     loadConfig({
@@ -35,7 +38,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       HOST: '127.0.0.1',
     }),
   );
-  const app = await createApp(config);
+  const app = await createApp(config, options);
   const violations: string[] = [];
   // Registered before Nest adds its routes (at listen), so it sees every API response.
   app.use(validateAgainstDittoSpec(violations));
@@ -59,7 +62,9 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   };
 }
 
-const PLATFORM_PATHS = ['/api/2/ingest/', '/api/2/sync/'];
+const PLATFORM_PATHS = ['/api/2/ingest/', '/api/2/sync/', '/api/2/devices/', '/api/2/forecasting/'];
+/** Platform additions under Ditto's things URL space (device credentials). */
+const PLATFORM_THING_PATHS = /^\/api\/2\/things\/[^/?]+\/credentials(?:\?|$)/;
 
 type Method = 'get' | 'put' | 'patch' | 'post' | 'delete';
 
@@ -99,7 +104,7 @@ function validateAgainstDittoSpec(violations: string[]) {
     const url = req.originalUrl ?? req.url ?? '';
     if (!url.startsWith('/api/2/')) return next();
     // The platform's additions to Ditto's API, which Ditto's spec cannot describe.
-    if (PLATFORM_PATHS.some((p) => url.startsWith(p))) return next();
+    if (PLATFORM_PATHS.some((p) => url.startsWith(p)) || PLATFORM_THING_PATHS.test(url)) return next();
     const chunks: Buffer[] = [];
     const write = res.write.bind(res) as (...a: unknown[]) => boolean;
     const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { MqttBroker } from '../../src/ingest/mqtt-broker.js';
 import { MqttConnection } from '../../src/ingest/mqtt-connection.js';
+import type { AppOptions } from '../../src/bootstrap.js';
 import { startTestApp, type TestApp } from './app.js';
 
 /**
@@ -22,14 +23,18 @@ export interface IngestTestApp extends TestApp {
   clientId: string;
 }
 
-export async function startIngestApp(env: Record<string, string> = {}): Promise<IngestTestApp> {
+export async function startIngestApp(
+  env: Record<string, string> = {},
+  options: AppOptions = {},
+): Promise<IngestTestApp> {
   const clientId = `test-ingest-${randomBytes(4).toString('hex')}`;
-  const external = env.MQTT_URL ?? MQTT_TEST_URL;
+  // MQTT_URL: '' forces the embedded broker (tests of its device access rules).
+  const external = 'MQTT_URL' in env ? env.MQTT_URL || undefined : MQTT_TEST_URL;
   const mqttEnv: Record<string, string> = external
     ? // A share group of its own: another suite's app on the same broker must not take our messages.
       { MQTT_URL: external, MQTT_CLIENT_ID: clientId, MQTT_SHARE_GROUP: clientId }
     : { MQTT_PORT: '0', MQTT_CLIENT_ID: clientId };
-  const t = await startTestApp({ INGEST_BATCH_MS: '5', ...mqttEnv, ...env });
+  const t = await startTestApp({ INGEST_BATCH_MS: '5', ...mqttEnv, ...env }, options);
   await withTimeout(t.app.get(MqttConnection).ready, 15_000, 'the ingest did not subscribe');
   const brokerUrl = t.app.get(MqttBroker).url;
   return {

@@ -129,6 +129,14 @@ function applyErrata(doc: OpenApiDocument): OpenApiDocument {
   // Ditto serialises the revision as a JSON number (a Java long); the spec calls it a string,
   // and the official client's Thing model reads a number.
   thing.properties._revision = { type: 'integer', minimum: 0 };
+  // Ditto forwards the status the device (or WebSocket client) answered a message with, with its
+  // payload of any content type ("the client chooses which HTTP status code it wants to return"),
+  // yet the message operations document only 202 among the successes.
+  for (const [template, item] of Object.entries(doc.paths)) {
+    if (!/\/(inbox|outbox)\/messages\/\{messageSubject\}$/.test(template)) continue;
+    const post = item.post as OperationObject | undefined;
+    if (post?.responses) post.responses['2XX'] = { description: "The responder's answer, forwarded." };
+  }
   return doc;
 }
 
@@ -167,7 +175,8 @@ function templates(): PathTemplate[] {
       source += escapeRegex(literal);
       literalLength += literal.length;
       // Ditto's JSON-pointer-like params (attributePath, propertyPath, resourcePath, …) span segments.
-      const multi = m[1].endsWith('Path');
+      // A message subject may have several levels in Ditto too ("ask/question").
+      const multi = m[1].endsWith('Path') || m[1] === 'messageSubject';
       if (multi) multiSegmentParams++;
       source += multi ? '.+' : '[^/]+';
       last = m.index + m[0].length;

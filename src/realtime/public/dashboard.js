@@ -1,5 +1,7 @@
 // Live twin dashboard: lists twins (REST search), keeps them current over Ditto's WebSocket
-// (/ws/2, resuming with from-event-id after a drop) and charts one property with uPlot.
+// (/ws/2, resuming with from-event-id after a drop) and charts one property with uPlot; when the
+// thing's `forecast` feature forecasts that property, the chart adds the forecast, its band
+// (lower/upper) and the model's error.
 'use strict';
 
 const MAX_THINGS = 1000;
@@ -9,7 +11,7 @@ const things = new Map(); // thingId -> { thing, revision }
 const dirty = new Set();
 const flashes = new Set(); // "thingId|pointer" of leaves changed since the last render
 let lastEventId;
-let chart; // { thingId, pointer, xs, ys, plot }
+let chart; // { thingId, pointer, xs, ys, plot, forecast, withForecast }
 let loaded = false;
 const early = []; // events that arrived before the initial list
 
@@ -91,7 +93,20 @@ function applyEvent(msg) {
   dirty.add(thingId);
   if (chart && chart.thingId === thingId) {
     const value = getAt(things.get(thingId)?.thing, segments(chart.pointer));
-    if (typeof value === 'number') addPoint(Date.parse(msg.timestamp) / 1000 || Date.now() / 1000, value);
+    const forecast = forecastOf(things.get(thingId)?.thing, chart.pointer);
+    if (
+      forecast?.generatedAt !== chart.forecast?.generatedAt ||
+      (forecast === null) !== (chart.forecast === null)
+    ) {
+      chart.forecast = forecast;
+      showForecast();
+    }
+    // Only a change of the charted property (or of something containing it) is a new point.
+    const charted = segments(chart.pointer);
+    const touches = segs.every((k, i) => i >= charted.length || charted[i] === k);
+    if (touches && typeof value === 'number') {
+      addPoint(Date.parse(msg.timestamp) / 1000 || Date.now() / 1000, value);
+    }
   }
   scheduleRender();
 }
@@ -118,6 +133,13 @@ function rowsOf(thingId, thing) {
   return out;
 }
 
+/** A long array (a forecast's points) is summarised: the chart shows it. */
+function cellText(value) {
+  if (typeof value === 'string') return value;
+  const text = JSON.stringify(value);
+  return Array.isArray(value) && text.length > 80 ? `[${value.length} items]` : text;
+}
+
 let renderPending = false;
 function scheduleRender() {
   if (renderPending || !loaded) return;
@@ -142,7 +164,7 @@ function render() {
       tr.innerHTML = `<td class="thing"></td><td class="path"></td><td class="value${numeric ? ' numeric' : ''}"></td><td class="revision"></td>`;
       tr.children[0].textContent = thingId;
       tr.children[1].textContent = pointer;
-      tr.children[2].textContent = typeof value === 'string' ? value : JSON.stringify(value);
+      tr.children[2].textContent = cellText(value);
       tr.children[3].textContent = String(known.revision);
       if (flashes.has(`${thingId}|${pointer}`)) {
         tr.classList.add('flash');
@@ -165,30 +187,173 @@ $('search').addEventListener('input', () => {
 });
 
 // ---- the chart ----
+const DAY_S = 86400;
+
+/** The pointer a forecast target ("<feature>/<property path>") stands for. */
+function targetPointer(target) {
+  if (typeof target !== 'string' || !target.includes('/')) return undefined;
+  const [featureId, ...path] = target.split('/');
+  return pointerOf(['features', featureId, 'properties', ...path]);
+}
+
+/** Epoch seconds of a forecast point's ts (ISO text or epoch ms), NaN if neither. */
+function seconds(ts) {
+  if (typeof ts === 'number') return ts / 1000;
+  return typeof ts === 'string' ? Date.parse(ts) / 1000 : NaN;
+}
+
+const finite = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/**
+ * The thing's forecast of the property at `pointer`, read from its `forecast` feature:
+ * { points: [[x, value, lower, upper]], model, algorithm, error, fallback, generatedAt }, or null.
+ * Every part may be missing: the feature is written by the forecasting module, or by anyone.
+ */
+function forecastOf(thing, pointer) {
+  const f = thing?.features?.forecast?.properties;
+  if (!isObject(f) || !Array.isArray(f.points)) return null;
+  if (targetPointer(f.target ?? 'energy/power') !== pointer) return null;
+  const points = f.points
+    .filter(isObject)
+    .map((p) => [seconds(p.ts), finite(p.value), finite(p.lower), finite(p.upper)])
+    .filter((p) => Number.isFinite(p[0]) && p[1] !== null)
+    .sort((a, b) => a[0] - b[0]);
+  if (points.length === 0) return null;
+  return {
+    points,
+    model: isObject(f.model) ? f.model : null,
+    algorithm: typeof f.algorithm === 'string' ? f.algorithm : undefined,
+    error: isObject(f.error) ? f.error : null,
+    fallback: f.fallback === true,
+    fallbackReason: typeof f.fallbackReason === 'string' ? f.fallbackReason : undefined,
+    generatedAt: typeof f.generatedAt === 'string' ? f.generatedAt : undefined,
+  };
+}
+
+const number = (v, digits) =>
+  typeof v === 'number' && Number.isFinite(v)
+    ? v.toLocaleString('en-US', { maximumFractionDigits: digits })
+    : '–';
+
+/** The model's error: {mape, mae, rmse} itself, or its holdout metrics ({holdout: {mape, …}}). */
+function errorMetrics(error) {
+  if (!error) return null;
+  if (['mape', 'mae', 'rmse'].some((k) => k in error)) return error;
+  return isObject(error.holdout) ? error.holdout : null;
+}
+
+/** The line under the chart: which model forecasts, and how wrong it has been. */
+function describeForecast(f) {
+  const parts = [];
+  const model = f.model
+    ? `${f.model.algorithm ?? 'model'}${f.model.version !== undefined ? ` v${f.model.version}` : ''}${f.model.id ? ` (${f.model.id})` : ''}`
+    : undefined;
+  // `algorithm` is what produced the points: the active model, or the seasonal-naive fallback.
+  if (model && (f.algorithm === undefined || f.algorithm === f.model.algorithm))
+    parts.push(`Forecast: ${model}`);
+  else {
+    parts.push(`Forecast: ${f.algorithm ?? 'model'}`);
+    if (model) parts.push(`active model ${model}`);
+  }
+  const m = errorMetrics(f.error);
+  if (m) parts.push(`MAPE ${number(m.mape, 1)} %`, `MAE ${number(m.mae, 1)}`, `RMSE ${number(m.rmse, 1)}`);
+  else parts.push('error not known yet');
+  const baseline = isObject(f.error?.baseline) ? f.error.baseline.mape : undefined;
+  if (typeof baseline === 'number') parts.push(`seasonal-naive MAPE ${number(baseline, 1)} %`);
+  const rolling = isObject(f.error?.rolling) ? f.error.rolling : undefined;
+  if (typeof rolling?.mae === 'number')
+    parts.push(`live MAE ${number(rolling.mae, 1)} (${number(rolling.n, 0)} readings)`);
+  if (f.generatedAt) parts.push(`generated ${new Date(f.generatedAt).toLocaleString()}`);
+  return parts.join(' · ');
+}
+
+function makePlot(el, pointer, withForecast) {
+  const series = [
+    {},
+    { label: pointer, stroke: '#1a5fb4', width: 2, points: { show: false }, spanGaps: true },
+  ];
+  const options = {
+    width: Math.max(300, el.clientWidth || 500),
+    height: 300,
+    scales: { x: { time: true } },
+    series,
+  };
+  if (withForecast) {
+    series.push(
+      { label: 'forecast', stroke: '#c64600', width: 2, dash: [6, 4], points: { show: false } },
+      { label: 'lower', stroke: 'rgba(198, 70, 0, 0.35)', width: 1, points: { show: false } },
+      { label: 'upper', stroke: 'rgba(198, 70, 0, 0.35)', width: 1, points: { show: false } },
+    );
+    // The band between upper (4) and lower (3).
+    options.bands = [{ series: [4, 3], fill: 'rgba(255, 140, 60, 0.25)' }];
+  }
+  return new uPlot(options, withForecast ? [[], [], [], [], []] : [[], []], el);
+}
+
+/** Actuals and forecast on one time axis (uPlot wants one x array; gaps are nulls). */
+function plotData() {
+  const f = chart.withForecast ? chart.forecast : null;
+  if (!f) return [chart.xs, chart.ys];
+  const rows = new Map();
+  chart.xs.forEach((x, i) => rows.set(x, [x, chart.ys[i], null, null, null]));
+  for (const [x, value, lower, upper] of f.points) {
+    const row = rows.get(x) ?? [x, null, null, null, null];
+    row[2] = value;
+    row[3] = lower ?? value;
+    row[4] = upper ?? value;
+    rows.set(x, row);
+  }
+  const sorted = [...rows.values()].sort((a, b) => a[0] - b[0]);
+  return [0, 1, 2, 3, 4].map((k) => sorted.map((r) => r[k]));
+}
+
+function draw() {
+  chart.plot.setData(plotData());
+  $('chart').dataset.forecastPoints =
+    chart.withForecast && chart.forecast ? String(chart.forecast.points.length) : '0';
+}
+
+/** Shows (or hides) the forecast of the charted property; the plot is rebuilt if its series change. */
+function showForecast() {
+  const f = chart.forecast;
+  const info = $('chart-forecast');
+  info.hidden = !f;
+  info.textContent = f ? describeForecast(f) : '';
+  info.classList.toggle('fallback', Boolean(f?.fallback));
+  const badge = $('chart-fallback');
+  badge.hidden = !f?.fallback;
+  badge.textContent = f?.fallback
+    ? `Fallback: seasonal-naive forecast${f.fallbackReason ? ` (${f.fallbackReason})` : ''}`
+    : '';
+  if (Boolean(f) !== chart.withForecast) {
+    const el = $('chart');
+    chart.plot.destroy();
+    el.innerHTML = '';
+    chart.withForecast = Boolean(f);
+    chart.plot = makePlot(el, chart.pointer, chart.withForecast);
+  }
+  draw();
+}
+
 async function selectChart(thingId, pointer) {
-  const value = getAt(things.get(thingId)?.thing, segments(pointer));
+  const thing = things.get(thingId)?.thing;
+  const value = getAt(thing, segments(pointer));
   if (chart) {
     chart.plot.destroy();
     dirty.add(chart.thingId); // un-highlight the previous row
   }
   const el = $('chart');
   el.innerHTML = '';
-  const plot = new uPlot(
-    {
-      width: Math.max(300, el.clientWidth || 500),
-      height: 300,
-      scales: { x: { time: true } },
-      series: [{}, { label: pointer, stroke: '#1a5fb4', width: 2, points: { show: false } }],
-    },
-    [[], []],
-    el,
-  );
-  chart = { thingId, pointer, xs: [], ys: [], plot };
+  const forecast = forecastOf(thing, pointer);
+  const plot = makePlot(el, pointer, Boolean(forecast));
+  chart = { thingId, pointer, xs: [], ys: [], plot, forecast, withForecast: Boolean(forecast) };
   $('chart-title').textContent = `${thingId} ${pointer}`;
+  showForecast();
   dirty.add(thingId);
   scheduleRender();
-  const history = await loadHistory(thingId, pointer);
-  if (!chart || chart.plot !== plot) return;
+  // With a forecast, a day of actuals before it (in 15-minute means) puts the forecast in context.
+  const history = await loadHistory(thingId, pointer, Boolean(forecast));
+  if (!chart || chart.thingId !== thingId || chart.pointer !== pointer) return;
   $('chart-note').textContent = history.length
     ? `history: ${history.length} points, then live`
     : 'live values (no history available)';
@@ -197,7 +362,7 @@ async function selectChart(thingId, pointer) {
   if (all.length === 0 && typeof value === 'number') all.push([Date.now() / 1000, value]);
   chart.xs = all.map((p) => p[0]).slice(-MAX_POINTS);
   chart.ys = all.map((p) => p[1]).slice(-MAX_POINTS);
-  plot.setData([chart.xs, chart.ys]);
+  draw();
 }
 
 function addPoint(x, y) {
@@ -207,16 +372,17 @@ function addPoint(x, y) {
     chart.xs.shift();
     chart.ys.shift();
   }
-  chart.plot.setData([chart.xs, chart.ys]);
+  draw();
 }
 
 /** Feature property history, if the platform serves it; the chart is live-only otherwise. */
-async function loadHistory(thingId, pointer) {
+async function loadHistory(thingId, pointer, lastDay) {
   const segs = segments(pointer);
   if (segs[0] !== 'features' || segs[2] !== 'properties' || segs.length < 4) return [];
-  const from = new Date(Date.now() - 3600_000).toISOString();
+  const from = new Date(Date.now() - (lastDay ? DAY_S : 3600) * 1000).toISOString();
   const path = segs.slice(3).map(encodeURIComponent).join('/');
-  const url = `/api/2/things/${encodeURIComponent(thingId)}/features/${encodeURIComponent(segs[1])}/properties/${path}/history?limit=${MAX_POINTS}&from=${encodeURIComponent(from)}`;
+  const range = lastDay ? 'step=15m&agg=avg' : `limit=${MAX_POINTS}`;
+  const url = `/api/2/things/${encodeURIComponent(thingId)}/features/${encodeURIComponent(segs[1])}/properties/${path}/history?${range}&from=${encodeURIComponent(from)}`;
   try {
     const res = await fetch(url, { headers: { Accept: 'application/json' } });
     if (!res.ok) return [];

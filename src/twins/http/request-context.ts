@@ -1,6 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { Errors } from '../../common/errors.js';
+import { correlationIdOf } from '../../logging/request-log.js';
 import { parsePointer } from '../model/json-pointer.js';
 import type { Preconditions } from '../twin.types.js';
 
@@ -47,9 +48,13 @@ export interface WriteContext {
 
 /** Ditto's request headers that shape a write: correlation-id and RFC 7232 preconditions. */
 export const DittoHeaders = createParamDecorator((_: unknown, ctx: ExecutionContext): WriteContext => {
-  const req = ctx.switchToHttp().getRequest<Request>();
+  const http = ctx.switchToHttp();
+  const req = http.getRequest<Request>();
   return {
-    correlationId: req.header('correlation-id') || undefined,
+    // The id the request log gave the request (the client's, or one made up and returned in the
+    // response header): the journal entry and the change's events carry the same one.
+    correlationId:
+      correlationIdOf(http.getResponse<Response>()) ?? (req.header('correlation-id') || undefined),
     preconditions: {
       ifMatch: req.header('if-match') || undefined,
       ifNoneMatch: req.header('if-none-match') || undefined,

@@ -1,5 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { Controller, Delete, Get, Inject, Patch, Post, Put, Query, UseInterceptors } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  Inject,
+  Patch,
+  Post,
+  Put,
+  Query,
+  UseInterceptors,
+} from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { AuthContext } from '../../auth/auth-context.js';
 import { RequestAuth } from '../../auth/request-auth.decorator.js';
@@ -8,6 +19,8 @@ import { Errors } from '../../common/errors.js';
 import { HttpAnswer } from '../../common/http-answer.js';
 import { HttpAnswerInterceptor } from '../../common/http-answer.interceptor.js';
 import { ConfigService } from '../../config/config.service.js';
+import { HistoricalAt, type HistoricalPoint } from '../history/history-request.js';
+import { ThingHistoryService } from '../history/thing-history.service.js';
 import { toPointer, isJsonObject } from '../model/json-pointer.js';
 import { isValidNamespace } from '../model/thing-id.js';
 import { entityTag } from '../preconditions.js';
@@ -16,6 +29,7 @@ import type { TwinChange } from '../twin.types.js';
 import { TwinsQueryService } from '../twins-query.service.js';
 import { TwinsService } from '../twins.service.js';
 import { DittoHeaders, ThingAt, type ThingAddress, type WriteContext } from './request-context.js';
+import { refuseThingDescription } from './thing-description.js';
 
 const THING = 'api/2/things/:thingId';
 const RESOURCE = 'api/2/things/:thingId/*path';
@@ -33,6 +47,7 @@ export class ThingsController {
     @Inject(TwinsService) private readonly twins: TwinsService,
     @Inject(TwinsQueryService) private readonly query: TwinsQueryService,
     @Inject(ConfigService) private readonly config: ConfigService,
+    @Inject(ThingHistoryService) private readonly history: ThingHistoryService,
   ) {}
 
   @Get('api/2/things')
@@ -84,14 +99,32 @@ export class ThingsController {
   @ApiParam({ name: 'thingId' })
   @ApiQuery({ name: 'fields', required: false })
   @ApiHeader({ name: 'If-None-Match', required: false })
+  @ApiHeader({ name: 'at-historical-revision', required: false, description: 'Read as of that revision' })
+  @ApiHeader({ name: 'at-historical-timestamp', required: false, description: 'Read as of that time' })
   @ApiResponse({ status: 200, description: 'The value, with ETag' })
   async get(
     @ThingAt() at: ThingAddress,
     @DittoHeaders() ctx: WriteContext,
     @RequestAuth() auth: AuthContext,
+    @HistoricalAt() historical: HistoricalPoint | undefined,
     @Query('fields') fields?: string,
+    @Headers('accept') accept?: string,
   ): Promise<HttpAnswer> {
+    if (historical) {
+      const past = await this.history.get(
+        at.thingId,
+        at.path,
+        parseFields(fields),
+        ctx.preconditions,
+        auth,
+        historical,
+      );
+      refuseThingDescription(accept, at.thingId);
+      return HttpAnswer.ok(past.value, past.headers);
+    }
     const read = await this.query.get(at.thingId, at.path, parseFields(fields), ctx.preconditions, auth);
+    // After the read: a thing the caller cannot see stays a 404.
+    refuseThingDescription(accept, at.thingId);
     return HttpAnswer.ok(read.value, { ETag: read.etag });
   }
 

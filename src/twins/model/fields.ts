@@ -1,5 +1,6 @@
 import { DomainError } from '../../common/domain-error.js';
 import { Errors } from '../../common/errors.js';
+import { queryLimits } from '../../common/query-limits.js';
 import { hasKey, isJsonObject, parsePointer, putKey, type JsonObject } from './json-pointer.js';
 
 /** Matches any key at its level; meant for feature IDs, which can never be `*` themselves. */
@@ -7,7 +8,6 @@ export const WILDCARD = '*';
 
 /** Real selectors nest a few levels; the cap keeps a hostile query string off the call stack. */
 const MAX_GROUP_DEPTH = 32;
-const MAX_FIELDS = 200;
 
 /** A parsed `fields` expression: the JSON pointers it selects, groups flattened. */
 export interface FieldSelector {
@@ -63,7 +63,8 @@ export function parseFieldSelector(expr: string): FieldSelector {
   const pointers = parseList([], 0);
   if (pos < expr.length) fail(`the ')' at position ${pos} has no matching '('.`);
   // Every selected field is walked in every returned thing.
-  if (pointers.length > MAX_FIELDS) fail(`it selects more than ${MAX_FIELDS} fields.`);
+  const maxFields = queryLimits().fields;
+  if (pointers.length > maxFields) fail(`it selects more than ${maxFields} fields.`);
   return { expression: expr, pointers };
 }
 

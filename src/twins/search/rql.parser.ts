@@ -1,4 +1,5 @@
 import { Errors } from '../../common/errors.js';
+import { queryLimits } from '../../common/query-limits.js';
 import {
   COMPARISON_OPS,
   PROPERTY_PLACEHOLDERS,
@@ -23,11 +24,6 @@ export function parseRql(filter: string): RqlNode {
 
 // Deep enough for any real filter, shallow enough that recursion can never blow the stack.
 const MAX_DEPTH = 64;
-/**
- * Operators plus values (each value of `in` counts): the SQL, its parameters and in-memory
- * evaluation grow with it, and a few thousand `in` values already hold the database for seconds.
- */
-export const MAX_RQL_TERMS = 1000;
 const OPERATOR = /[a-z_]*/iy;
 const BARE_WORD = /[^,)]*/y;
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
@@ -46,6 +42,11 @@ const ESCAPES: Record<string, string> = {
 class RqlParser {
   private pos = 0;
   private terms = 0;
+  /**
+   * Operators plus values (each value of `in` counts): the SQL, its parameters and in-memory
+   * evaluation grow with it, and a few thousand `in` values already hold the database for seconds.
+   */
+  private readonly maxTerms = queryLimits().rqlMaxNodes;
 
   constructor(private readonly input: string) {}
 
@@ -113,8 +114,8 @@ class RqlParser {
   }
 
   private term(): void {
-    if (++this.terms > MAX_RQL_TERMS)
-      this.fail(`the query has more than ${MAX_RQL_TERMS} operators and values`);
+    if (++this.terms > this.maxTerms)
+      this.fail(`the query has more than ${this.maxTerms} operators and values`);
   }
 
   private property(): RqlProperty {

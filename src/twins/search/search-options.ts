@@ -1,4 +1,5 @@
 import { Errors } from '../../common/errors.js';
+import { queryLimits } from '../../common/query-limits.js';
 import { resolveField, type SearchField } from './search-fields.js';
 
 /**
@@ -9,7 +10,6 @@ import { resolveField, type SearchField } from './search-fields.js';
 
 export const DEFAULT_SIZE = 25;
 export const MAX_SIZE = 200;
-export const MAX_SORT_KEYS = 16;
 
 export interface SortKey {
   field: SearchField;
@@ -102,8 +102,8 @@ function parseSort(option: string, args: string, argsPos: number): SortKey[] {
   let pos = argsPos;
   const list = args.split(',');
   // Each key is an ORDER BY term and part of every cursor: a handful is all a client needs.
-  if (list.length > MAX_SORT_KEYS)
-    fail(option, argsPos, `at most ${MAX_SORT_KEYS} sort properties are allowed`);
+  const maxKeys = queryLimits().sortKeys;
+  if (list.length > maxKeys) fail(option, argsPos, `at most ${maxKeys} sort properties are allowed`);
   for (const raw of list) {
     const trimmed = raw.trimStart();
     const sign = trimmed[0];

@@ -4,8 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import bcrypt from 'bcryptjs';
 import { CORE_SCHEMA, load, mergeTag } from 'js-yaml';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { parseHtpasswd } from '../../../src/auth/credentials.js';
 import { DEFAULT_NAMESPACE as SIMULATOR_NAMESPACE, thingIdFor } from '../../../simulators/contract.js';
+import { MESSAGE_TOPIC_FILTERS } from '../../../src/protocol/messages.js';
 
 /**
  * No Docker engine runs where the tests run, so docker-compose.yml is checked on paper: what a
@@ -251,7 +253,7 @@ describe('docker-compose.yml', () => {
       });
     });
 
-    it("lets the platform log in with MQTT_URL's credentials, to its shared subscription and desired state only", () => {
+    it("lets the platform log in with MQTT_URL's credentials, to its shared subscription, desired state and message topics only", () => {
       const vars = env(platform);
       const url = new URL(vars.MQTT_URL);
       const login = mosquittoLogin(
@@ -260,12 +262,14 @@ describe('docker-compose.yml', () => {
         decodeURIComponent(url.password),
       );
 
+      // Live messages: every replica's own (not shared) subscription, MESSAGE_TOPIC_FILTERS.
+      const messages = [...MESSAGE_TOPIC_FILTERS].sort();
       expect(login?.grants).toEqual({
         // MqttConnection.filter on an external broker.
-        subscribeLiteral: [`$share/${vars.MQTT_SHARE_GROUP}/things/#`],
-        unsubscribeLiteral: [`$share/${vars.MQTT_SHARE_GROUP}/things/#`],
+        subscribeLiteral: [`$share/${vars.MQTT_SHARE_GROUP}/things/#`, ...messages],
+        unsubscribeLiteral: [`$share/${vars.MQTT_SHARE_GROUP}/things/#`, ...messages],
         publishClientReceive: ['things/#'],
-        publishClientSend: ['things/+/desired'],
+        publishClientSend: [...messages, 'things/+/desired'].sort(),
       });
       // Any replica's client id (MQTT_CLIENT_ID differs per replica).
       expect(login?.clientid).toBeUndefined();
@@ -302,14 +306,95 @@ describe('docker-compose.yml', () => {
           id,
           clientid: id,
           grants: {
-            publishClientSend: [`things/${id}/ditto`, `things/${id}/status`, `things/${id}/telemetry`],
+            publishClientSend: [
+              `things/${id}/ditto`,
+              `things/${id}/features/+/outbox/#`,
+              `things/${id}/outbox/#`,
+              `things/${id}/status`,
+              `things/${id}/telemetry`,
+            ],
             subscribeLiteral: [`things/${id}/desired`],
-            subscribePattern: [`things/${id}/inbox/#`],
-            publishClientReceive: [`things/${id}/desired`, `things/${id}/inbox/#`],
+            subscribePattern: [`things/${id}/features/+/inbox/#`, `things/${id}/inbox/#`],
+            publishClientReceive: [
+              `things/${id}/desired`,
+              `things/${id}/features/+/inbox/#`,
+              `things/${id}/inbox/#`,
+            ],
           },
         });
       }
     });
+  });
+});
+
+describe('monitoring (Prometheus, Grafana)', () => {
+  const platform = compose.services['twin-platform'];
+  const prometheusService = compose.services[serviceOf('prom/prometheus')];
+  const grafana = compose.services[serviceOf('grafana/grafana')];
+  const prometheusFile = mountOf(prometheusService, '/etc/prometheus/prometheus.yml') ?? '';
+  const prometheus = load(read(prometheusFile)) as {
+    scrape_configs: {
+      job_name: string;
+      metrics_path?: string;
+      authorization?: { type?: string; credentials_file?: string };
+      static_configs: { targets: string[] }[];
+    }[];
+  };
+  const dashboardDir = mountOf(grafana, '/var/lib/grafana/dashboards') ?? '';
+
+  it('pins the images', () => {
+    for (const service of [prometheusService, grafana]) {
+      expect(imageName(service.image ?? '').tag).toMatch(/^v?\d+\.\d+\.\d+$/);
+    }
+  });
+
+  it("scrapes the platform's /metrics on its service and port, with the platform's METRICS_TOKEN", () => {
+    const job = prometheus.scrape_configs.find((j) => j.job_name === 'twin-platform');
+    const [host, port] = job?.static_configs[0].targets[0].split(':') ?? [];
+    expect(host).toBe('twin-platform');
+    expect(platform.ports).toContain(`${port}:${port}`);
+    expect(job?.metrics_path ?? '/metrics').toBe('/metrics');
+    expect(job?.authorization?.type ?? 'Bearer').toBe('Bearer');
+    const tokenFile = mountOf(prometheusService, job?.authorization?.credentials_file ?? '');
+    expect(read(tokenFile ?? '').trim()).toBe(env(platform).METRICS_TOKEN);
+    // The platform refuses a shorter token at start (config.schema.ts).
+    expect(env(platform).METRICS_TOKEN.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it('provisions the Prometheus data source the dashboard uses, pointing at the prometheus service', () => {
+    const dir = mountOf(grafana, '/etc/grafana/provisioning/datasources') ?? '';
+    const sources = load(read(`${dir}/prometheus.yml`)) as { datasources: { uid: string; url: string }[] };
+    const dashboard = JSON.parse(read(`${dashboardDir}/twin-platform.json`)) as {
+      panels: { datasource?: { uid: string } }[];
+    };
+    const uids = new Set(dashboard.panels.flatMap((p) => (p.datasource ? [p.datasource.uid] : [])));
+    expect([...uids]).toEqual([sources.datasources[0].uid]);
+    expect(new URL(sources.datasources[0].url).hostname).toBe(serviceOf('prom/prometheus'));
+    const providers = load(
+      read(`${mountOf(grafana, '/etc/grafana/provisioning/dashboards')}/twin-platform.yml`),
+    ) as { providers: { options: { path: string } }[] };
+    expect(providers.providers[0].options.path).toBe('/var/lib/grafana/dashboards');
+  });
+
+  it('charts only metrics the platform exports', () => {
+    const dashboard = read(`${dashboardDir}/twin-platform.json`);
+    const exprs = [...dashboard.matchAll(/"expr": "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
+    const names = new Set(
+      exprs.flatMap((e) => [...e.matchAll(/\b((?:twin|http|process|nodejs)_\w+)\b/g)].map((m) => m[1])),
+    );
+    const source = read('src/metrics/platform-metrics.ts');
+    const defaults = new Registry();
+    collectDefaultMetrics({ register: defaults });
+    const defaultNames = defaults.getMetricsAsArray().map((m) => m.name);
+    expect(names.size).toBeGreaterThan(20);
+    for (const name of names) {
+      const base = name.replace(/_(bucket|count|sum)$/, '');
+      const exported =
+        defaultNames.includes(base) ||
+        source.includes(`'${base}'`) ||
+        source.includes(`'${base.replace(/_total$/, '')}'`);
+      expect([name, exported]).toEqual([name, true]);
+    }
   });
 });
 

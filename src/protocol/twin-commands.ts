@@ -3,10 +3,13 @@ import { DomainError } from '../common/domain-error.js';
 import { Errors } from '../common/errors.js';
 import { unstorableJson } from '../common/text.js';
 import { isJsonObject, parsePointer } from '../twins/model/json-pointer.js';
+import { lowerCaseHeaders } from './headers.js';
+import { isMessageEnvelopeTopic } from './messages.js';
 
 /**
- * The Ditto Protocol as far as the twin channel goes: parsing command envelopes and writing
- * responses and error envelopes. See https://eclipse.dev/ditto/protocol-specification.html.
+ * The Ditto Protocol of `/ws/2` frames: parsing twin command envelopes (live messages are told
+ * apart here and read by ./messages.ts), writing responses and error envelopes. See
+ * https://eclipse.dev/ditto/protocol-specification.html.
  */
 
 export const COMMAND_ACTIONS = ['create', 'retrieve', 'modify', 'merge', 'delete'] as const;
@@ -40,7 +43,35 @@ export class ProtocolError extends Error {
   }
 }
 
+/** A `/ws/2` frame: a twin command, or a live message (its envelope, read by protocol/messages). */
+export type ProtocolFrame =
+  | { kind: 'command'; command: ProtocolCommand }
+  | { kind: 'message'; envelope: Record<string, unknown> & { topic: string } };
+
+/** Parses a frame once and tells twin commands from live messages. Throws ProtocolError. */
+export function parseFrame(frame: string): ProtocolFrame {
+  const envelope = parseEnvelope(frame);
+  if (isMessageEnvelopeTopic(envelope.topic)) return { kind: 'message', envelope };
+  return { kind: 'command', command: commandOf(envelope) };
+}
+
 export function parseCommand(frame: string): ProtocolCommand {
+  return commandOf(parseEnvelope(frame));
+}
+
+/** A twin command from an already parsed envelope (a device's `things/{id}/ditto` payload). */
+export function parseCommandEnvelope(envelope: unknown): ProtocolCommand {
+  if (!isJsonObject(envelope) || typeof envelope.topic !== 'string') {
+    throw new ProtocolError(
+      Errors.jsonInvalid("A Ditto Protocol message is a JSON object with 'topic', 'headers' and 'path'."),
+      '_/_',
+      undefined,
+    );
+  }
+  return commandOf(envelope as Record<string, unknown> & { topic: string });
+}
+
+function parseEnvelope(frame: string): Record<string, unknown> & { topic: string } {
   let envelope: unknown;
   try {
     envelope = JSON.parse(frame);
@@ -58,6 +89,10 @@ export function parseCommand(frame: string): ProtocolCommand {
       undefined,
     );
   }
+  return envelope as Record<string, unknown> & { topic: string };
+}
+
+function commandOf(envelope: Record<string, unknown> & { topic: string }): ProtocolCommand {
   const headers = lowerCaseHeaders(envelope.headers);
   const correlationId = headers['correlation-id'] || randomUUID();
   const topic = envelope.topic;
@@ -112,27 +147,24 @@ export function responseEnvelope(cmd: ProtocolCommand, status: number, value?: u
   return JSON.stringify(envelope);
 }
 
-/** `<entity>/things/twin/errors` with the error JSON as value and its status. */
-export function errorEnvelope(entity: string, correlationId: string | undefined, error: DomainError): string {
+/** `<entity>/things/<channel>/errors` with the error JSON as value and its status. */
+export function errorEnvelope(
+  entity: string,
+  correlationId: string | undefined,
+  error: DomainError,
+  channel: 'twin' | 'live' = 'twin',
+): string {
   const headers: Record<string, unknown> = { 'content-type': 'application/json' };
+  // What REST sends as response headers (a 429's Retry-After), as Ditto headers of the envelope.
+  for (const [k, v] of Object.entries(error.headers)) headers[k.toLowerCase()] = v;
   if (correlationId !== undefined) headers['correlation-id'] = correlationId;
   return JSON.stringify({
-    topic: `${entity}/things/twin/errors`,
+    topic: `${entity}/things/${channel}/errors`,
     headers,
     path: '/',
     value: error.toJSON(),
     status: error.status,
   });
-}
-
-function lowerCaseHeaders(raw: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!isJsonObject(raw)) return out;
-  for (const [k, v] of Object.entries(raw)) {
-    if (v === undefined || v === null) continue;
-    out[k.toLowerCase()] = typeof v === 'string' ? v : JSON.stringify(v);
-  }
-  return out;
 }
 
 function isAction(action: string | undefined): action is CommandAction {
@@ -154,8 +186,8 @@ function liveUnsupported(topic: string): DomainError {
   return new DomainError(
     501,
     'things.protocol.adapter:channel.unsupported',
-    `The live channel of '${topic}' is not supported: this platform keeps twins only.`,
-    'Use the twin channel (<namespace>/<name>/things/twin/...).',
+    `Live commands ('${topic}') are not supported: devices are not asked for their state by command.`,
+    'Use the twin channel (<namespace>/<name>/things/twin/commands/...) or live messages (<namespace>/<name>/things/live/messages/<subject>).',
   );
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { errorEnvelope, parseCommand, ProtocolError, responseEnvelope } from './ditto-protocol.js';
+import { errorEnvelope, parseCommand, ProtocolError, responseEnvelope } from './twin-commands.js';
 import { Errors } from '../common/errors.js';
 
 function protocolError(frame: string): ProtocolError {
