@@ -110,6 +110,17 @@ export class JournalRepository {
     return rows.map(toEntry);
   }
 
+  /** What the first deletion of a policy after a seq deleted, if it was deleted since. */
+  async policyDeletedAfter(tx: Tx, policyId: string, afterSeq: string): Promise<unknown> {
+    const rows = await tx.query<{ value: unknown }>(
+      `SELECT value FROM journal
+       WHERE entity = 'policy' AND thing_id = $1 AND action = 'deleted' AND path = '/' AND seq > $2
+       ORDER BY revision LIMIT 1`,
+      [policyId, afterSeq],
+    );
+    return rows[0]?.value;
+  }
+
   async headSeq(tx: Tx): Promise<string> {
     const rows = await tx.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM journal');
     return rows[0]?.seq ?? '0';

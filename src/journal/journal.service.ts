@@ -39,6 +39,11 @@ export class JournalService {
     return this.repo.readEntity(this.tx.db, 'policy', policyId, fromRevision, limit);
   }
 
+  /** The policy as its first deletion after a seq left it (undefined: not deleted since). */
+  policyDeletedAfter(policyId: string, afterSeq: string): Promise<unknown> {
+    return this.repo.policyDeletedAfter(this.tx.db, policyId, afterSeq);
+  }
+
   /** Entries after a seq, per namespace, leaving out one origin (a consumer's own changes). */
   countAfter(afterSeq: string, opts: { excludeOrigin: ChangeOrigin }): Promise<PendingByNamespace[]> {
     return this.stats.countAfter(this.tx.db, afterSeq, opts.excludeOrigin);

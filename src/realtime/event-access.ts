@@ -13,6 +13,8 @@ export interface EnforcerSource {
   /** undefined: not cached (call load); null: the policy does not exist. */
   cached(policyId: string, namespace: string): PolicyEnforcer | null | undefined;
   load(policyId: string, namespace: string): Promise<PolicyEnforcer | null>;
+  /** The policy as its first deletion after the seq left it; null when it was not deleted since. */
+  deletedAfter(policyId: string, namespace: string, afterSeq: string): Promise<PolicyEnforcer | null>;
 }
 
 /**
@@ -27,6 +29,12 @@ export class EventAccess {
    * change, LRU) before the batch renders, and an event must not be dropped for that.
    */
   private readonly loaded = new Map<string, PolicyEnforcer | null>();
+  /**
+   * Policies deleted by the time the batch renders: who could see a change made before the
+   * deletion is decided by the policy as it was deleted (Ditto decides readers when it persists
+   * an event), not dropped for everyone.
+   */
+  private readonly deleted = new Map<string, PolicyEnforcer | null>();
 
   constructor(
     private readonly auth: AuthContext,
@@ -68,16 +76,30 @@ export class EventAccess {
   /** Loads them, a few at a time (the enforcer source shares loads already under way). */
   async load(entries: readonly JournalEntry[]): Promise<void> {
     this.loaded.clear();
+    this.deleted.clear();
     const todo = this.missing(entries);
-    const worker = async (): Promise<void> => {
-      for (let next = todo.pop(); next; next = todo.pop()) {
-        this.loaded.set(
-          key(next.policyId, next.namespace),
-          await this.source.load(next.policyId, next.namespace),
-        );
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(LOAD_PARALLEL, todo.length) }, worker));
+    await inParallel(todo, async (next) => {
+      this.loaded.set(
+        key(next.policyId, next.namespace),
+        await this.source.load(next.policyId, next.namespace),
+      );
+    });
+    // The earliest entry of each policy that is gone now: its deletion after that entry decides.
+    const gone = new Map<string, { policyId: string; namespace: string; seq: string }>();
+    for (const e of entries) {
+      const policyId = governingPolicy(e);
+      if (policyId === undefined) continue;
+      const namespace = namespaceOf(e.thingId);
+      const k = key(policyId, namespace);
+      if (gone.has(k) || this.current(policyId, namespace) !== null) continue;
+      gone.set(k, { policyId, namespace, seq: e.seq });
+    }
+    await inParallel([...gone.values()], async (g) => {
+      this.deleted.set(
+        key(g.policyId, g.namespace),
+        await this.source.deletedAfter(g.policyId, g.namespace, g.seq),
+      );
+    });
   }
 
   /** The event as this subscriber may see it, or undefined when it may see nothing of it. */
@@ -116,8 +138,24 @@ export class EventAccess {
     const policyId = governingPolicy(entry);
     // A thing entry without a policy id was written before policies were journaled with changes.
     if (policyId === undefined) return null;
-    return this.source.cached(policyId, namespace) ?? this.loaded.get(key(policyId, namespace)) ?? null;
+    return this.current(policyId, namespace) ?? this.deleted.get(key(policyId, namespace)) ?? null;
   }
+
+  /** The policy as it is now: null when it does not exist, undefined when not loaded. */
+  private current(policyId: string, namespace: string): PolicyEnforcer | null | undefined {
+    const cached = this.source.cached(policyId, namespace);
+    if (cached) return cached;
+    const loaded = this.loaded.get(key(policyId, namespace));
+    return loaded !== undefined ? loaded : cached;
+  }
+}
+
+async function inParallel<T>(items: T[], work: (item: T) => Promise<void>): Promise<void> {
+  const todo = [...items];
+  const worker = async (): Promise<void> => {
+    for (let next = todo.pop(); next !== undefined; next = todo.pop()) await work(next);
+  };
+  await Promise.all(Array.from({ length: Math.min(LOAD_PARALLEL, todo.length) }, worker));
 }
 
 /** The policy deciding who may see an entry: the thing's, or for a policy change the policy itself. */

@@ -188,6 +188,15 @@ async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => bool
 
 const text = (page: Page, selector: string) => page.locator(selector).innerText();
 
+/** The page's DOM, as far as the test uses it (the spec compiles without the DOM's types). */
+interface BrowserGlobal {
+  document: {
+    getElementById(
+      id: string,
+    ): { addEventListener(type: string, f: () => void, o: { once: boolean }): void } | null;
+  };
+}
+
 /** The page's Ace (the UI's editors), as far as the test uses it. */
 interface AceGlobal {
   ace: {
@@ -446,13 +455,22 @@ it('works unchanged against the platform: search, edit, live, time travel, histo
       () => page.inputValue('#crudThings #inputIdValue'),
       (v) => v === `${NS}:made-in-ui`,
     );
-    await page.click('#crudThings #buttonDelete');
-    await until(
-      'the confirmation',
-      () => text(page, '#modalBodyConfirm'),
-      (v) => v.includes(`${NS}:made-in-ui`),
+    // Confirm only once the dialog has faded in, as a person can: Bootstrap ignores the dismiss of
+    // a modal still in transition, so a click that early leaves the dialog open and its focus trap
+    // sends the next Enter (meant for the search box) to "Delete" again, with the id now empty.
+    const shown = page.evaluate(
+      () =>
+        new Promise<void>((resolve) =>
+          (globalThis as unknown as BrowserGlobal).document
+            .getElementById('modalConfirm')
+            ?.addEventListener('shown.bs.modal', () => resolve(), { once: true }),
+        ),
     );
+    await page.click('#crudThings #buttonDelete');
+    await shown;
+    expect(await text(page, '#modalBodyConfirm')).toContain(`${NS}:made-in-ui`);
     await page.click('#buttonConfirmed');
+    await page.locator('#modalConfirm').waitFor({ state: 'hidden' });
     await until(
       'the deletion',
       () => rest('GET', `${NS}:made-in-ui`).then((r) => r.status),

@@ -621,6 +621,26 @@ describe('policy events over WebSocket and SSE', () => {
     }
   });
 
+  it('a partial reader resuming after the deletion gets the changes it could read, judged by the policy as deleted', async () => {
+    // From just after the creation: the policy is gone by now, so only the journal's record of
+    // what was deleted can say bob could read its PUBLIC entry then.
+    const created = seen.get('ditto')!.sse.events[0].id!;
+    const resumed = await SseClient.open(
+      `${t.baseUrl}/api/2/policies?namespaces=${NS}`,
+      { 'Last-Event-ID': created },
+      'bob',
+    );
+    try {
+      await until('bob’s readable change and the deletion, replayed', () => resumed.events.length >= 2);
+      const text = resumed.events.map((e) => e.data).join('\n');
+      expect(text).toContain('public-marker');
+      expect(text).not.toContain('ops-marker');
+      expect(text).not.toContain('AUDIT');
+    } finally {
+      resumed.close();
+    }
+  });
+
   it('a subject without any READ on the policy gets none of its events', async () => {
     await as('ditto')
       .put(`/api/2/policies/${id('policy-events-2')}`)
