@@ -10,6 +10,7 @@ import {
   connectEach,
   machine,
   provision,
+  cpuSecondsOf,
   residentOf,
   seedTwins,
   startMosquitto,
@@ -145,6 +146,8 @@ async function scrape(base: string): Promise<Map<string, number>> {
 interface Sample {
   t: number;
   rss: number;
+  /** CPU seconds the process has used so far. */
+  cpu: number;
   heap?: number;
   external?: number;
   committed?: number;
@@ -155,7 +158,7 @@ interface Sample {
 async function sampleFor(
   pid: number,
   seconds: number,
-  read: () => Promise<Omit<Sample, 't' | 'rss'>>,
+  read: () => Promise<Omit<Sample, 't' | 'rss' | 'cpu'>>,
 ): Promise<Sample[]> {
   const samples: Sample[] = [];
   const t0 = performance.now();
@@ -165,7 +168,12 @@ async function sampleFor(
   for (let k = 0; k * SAMPLE_S <= seconds; k++) {
     const wait = t0 + k * SAMPLE_S * 1000 - performance.now();
     if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
-    const s: Sample = { t: k * SAMPLE_S, rss: residentOf(pid).rss, ...(await read()) };
+    const s: Sample = {
+      t: k * SAMPLE_S,
+      rss: residentOf(pid).rss,
+      cpu: cpuSecondsOf(pid),
+      ...(await read()),
+    };
     const prev = samples[samples.length - 1];
     samples.push(s);
     const mb = (v: number | undefined, w: number) =>
@@ -187,9 +195,12 @@ function summary(name: string, samples: Sample[], peak: number): string {
     first.heap !== undefined && last.heap !== undefined
       ? `; heap used ${(first.heap / MB).toFixed(1)} → ${(last.heap / MB).toFixed(1)} MB`
       : '';
+  const cpu = last.cpu - first.cpu;
+  const delivered = last.delivered - first.delivered;
   return (
     `${name}: RSS start ${(first.rss / MB).toFixed(1)} MB (after warm-up), end ${(last.rss / MB).toFixed(1)} MB after ${last.t} s, ` +
-    `growth ${growth >= 0 ? '+' : ''}${(growth / MB).toFixed(1)} MB (${((growth / first.rss) * 100).toFixed(1)} %), peak ${(max / MB).toFixed(1)} MB${heap}`
+    `growth ${growth >= 0 ? '+' : ''}${(growth / MB).toFixed(1)} MB (${((growth / first.rss) * 100).toFixed(1)} %), peak ${(max / MB).toFixed(1)} MB${heap}; ` +
+    `CPU ${cpu.toFixed(1)} s (${((cpu / last.t) * 100).toFixed(0)} % of a core, ${delivered > 0 ? ((cpu * 1e6) / delivered).toFixed(2) : '—'} ms per 1k events delivered)`
   );
 }
 
@@ -282,7 +293,9 @@ try {
     const rate = await seedTwins(db.url, THINGS, thingCommand);
     console.log(`seeded at ${rate.toFixed(0)} things/s`);
   }
-  console.log('\nplatform (built app in a child process, authentication on, embedded broker):');
+  console.log(
+    `\nplatform (built app in a child process, authentication on, embedded broker; node flags: ${process.env.BENCH_APP_ARGS || 'none'}):`,
+  );
   const ours = await measurePlatform(db.url);
   const spaces = [...ours.end]
     .filter(([k]) => k.startsWith('nodejs_heap_space_size_used_bytes'))

@@ -415,4 +415,13 @@ describe('Dockerfile', () => {
     expect(runtime.some((line) => line.includes('src/realtime/public'))).toBe(true);
     expect(runtime.find((line) => line.startsWith('CMD '))).toContain('dist/src/main.js');
   });
+
+  it('sizes the heap for the service, within what the Kubernetes pod requests', () => {
+    const heap = /NODE_OPTIONS=\S*--max-old-space-size=(\d+)/.exec(runtime.join('\n'));
+    expect(heap).not.toBeNull();
+    const pod = read('deploy/k8s/base/platform/statefulset.yaml');
+    const requested = /memory: (\d+)Mi/.exec(pod.slice(pod.indexOf('requests:')));
+    expect(requested).not.toBeNull();
+    expect(Number(heap![1])).toBeLessThanOrEqual(Number(requested![1]));
+  });
 });
