@@ -12,7 +12,12 @@ const JOURNAL_APPEND_LOCK = 0x7477696e; // "twin"
 /** The NOTIFY channel that announces new journal rows to every listening replica. */
 export const JOURNAL_CHANNEL = 'twin_journal';
 
-interface JournalRow {
+/** A journal row as PostgreSQL returns it; `journalEntryOf` makes it an entry. */
+/** The columns a JournalRow holds, in the order every reader selects them. */
+export const JOURNAL_COLUMNS =
+  'seq, entity, thing_id, policy_id, revision, action, path, value, leaf_times, ts, origin, correlation_id';
+
+export interface JournalRow {
   seq: string;
   entity: 'thing' | 'policy';
   thing_id: string;
@@ -84,11 +89,11 @@ export class JournalRepository {
 
   async readAfter(tx: Tx, afterSeq: string, limit: number): Promise<JournalEntry[]> {
     const rows = await tx.query<JournalRow>(
-      `SELECT seq, entity, thing_id, policy_id, revision, action, path, value, leaf_times, ts, origin, correlation_id
+      `SELECT ${JOURNAL_COLUMNS}
        FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2`,
       [afterSeq, limit],
     );
-    return rows.map(toEntry);
+    return rows.map(journalEntryOf);
   }
 
   async readThing(tx: Tx, thingId: string, fromRevision: number, limit: number): Promise<JournalEntry[]> {
@@ -103,11 +108,11 @@ export class JournalRepository {
     limit: number,
   ): Promise<JournalEntry[]> {
     const rows = await tx.query<JournalRow>(
-      `SELECT seq, entity, thing_id, policy_id, revision, action, path, value, leaf_times, ts, origin, correlation_id
+      `SELECT ${JOURNAL_COLUMNS}
        FROM journal WHERE entity = $4 AND thing_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
       [id, fromRevision, limit, entity],
     );
-    return rows.map(toEntry);
+    return rows.map(journalEntryOf);
   }
 
   /** What the first deletion of a policy after a seq deleted, if it was deleted since. */
@@ -127,7 +132,7 @@ export class JournalRepository {
   }
 }
 
-function toEntry(r: JournalRow): JournalEntry {
+export function journalEntryOf(r: JournalRow): JournalEntry {
   return {
     seq: r.seq,
     ...(r.entity === 'policy' ? { entity: 'policy' as const } : {}),

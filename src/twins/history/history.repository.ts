@@ -1,23 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { JOURNAL_COLUMNS, journalEntryOf, type JournalRow } from '../../journal/journal.repository.js';
 import type { JournalEntry } from '../../journal/journal.types.js';
 import type { Tx } from '../../persistence/transaction.js';
 import type { LeafTimes } from '../metadata.js';
 import type { ThingDoc } from '../twin.types.js';
 import type { HistoricalState } from './replay.js';
-
-interface EntryRow {
-  seq: string;
-  thing_id: string;
-  policy_id: string | null;
-  revision: string;
-  action: JournalEntry['action'];
-  path: string;
-  value: unknown;
-  leaf_times: Record<string, string> | null;
-  ts: Date;
-  origin: JournalEntry['origin'];
-  correlation_id: string | null;
-}
 
 /** The thing's newest journal row: its current revision and the policy that governs it now. */
 export interface ThingHead {
@@ -26,9 +13,6 @@ export interface ThingHead {
   /** The oldest revision the journal still holds (older ones went with JOURNAL_RETENTION_DAYS). */
   oldest: number;
 }
-
-const ENTRY_COLUMNS =
-  'seq, thing_id, policy_id, revision, action, path, value, leaf_times, ts, origin, correlation_id';
 
 /**
  * What historical reads need from the journal and the snapshot table. Every journal lookup here is
@@ -79,13 +63,13 @@ export class HistoryRepository {
     upTo: number,
     limit: number,
   ): Promise<JournalEntry[]> {
-    const rows = await tx.query<EntryRow>(
-      `SELECT ${ENTRY_COLUMNS} FROM journal
+    const rows = await tx.query<JournalRow>(
+      `SELECT ${JOURNAL_COLUMNS} FROM journal
        WHERE entity = 'thing' AND thing_id = $1 AND revision > $2 AND revision <= $3
        ORDER BY revision LIMIT $4`,
       [thingId, after, upTo, limit],
     );
-    return rows.map(toEntry);
+    return rows.map(journalEntryOf);
   }
 
   /** The newest snapshot at or before `revision`. */
@@ -140,20 +124,4 @@ export class HistoryRepository {
       ],
     );
   }
-}
-
-function toEntry(r: EntryRow): JournalEntry {
-  return {
-    seq: r.seq,
-    thingId: r.thing_id,
-    ...(r.policy_id === null ? {} : { policyId: r.policy_id }),
-    revision: Number(r.revision),
-    action: r.action,
-    path: r.path,
-    value: r.value,
-    ...(r.leaf_times === null ? {} : { leafTimes: r.leaf_times }),
-    timestamp: r.ts.toISOString(),
-    origin: r.origin,
-    correlationId: r.correlation_id,
-  };
 }
