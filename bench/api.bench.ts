@@ -98,8 +98,8 @@ function thingCommand(i: number): TwinCommand {
   };
 }
 
-function seed(url: string): Promise<number> {
-  return seedTwins(url, THINGS, thingCommand, { batch: SEED_BATCH, parallel: SEED_PARALLEL });
+function seed(url: string, from: number, count: number): Promise<number> {
+  return seedTwins(url, count, thingCommand, { batch: SEED_BATCH, parallel: SEED_PARALLEL, from });
 }
 
 async function seeded(url: string): Promise<string> {
@@ -122,12 +122,17 @@ async function seeded(url: string): Promise<string> {
   }
 }
 
-const ids = Array.from({ length: 1000 }, (_, k) => `/api/2/things/bench:meter-${(k * 97) % THINGS}`);
-const searches = Array.from(
-  { length: 100 },
-  (_, k) =>
-    `/api/2/search/things?filter=${encodeURIComponent(`eq(attributes/building,"B${(k * 7) % BUILDINGS}")`)}`,
-);
+/** GETs of 1,000 things spread over the first `things`, and 100 searches by building. */
+function requestsFor(things: number): { ids: string[]; searches: string[] } {
+  return {
+    ids: Array.from({ length: 1000 }, (_, k) => `/api/2/things/bench:meter-${(k * 97) % things}`),
+    searches: Array.from(
+      { length: 100 },
+      (_, k) =>
+        `/api/2/search/things?filter=${encodeURIComponent(`eq(attributes/building,"B${(k * 7) % BUILDINGS}")`)}`,
+    ),
+  };
+}
 
 type Mode = 'app' | 'anon' | 'raw';
 interface Measured {
@@ -137,12 +142,13 @@ interface Measured {
   probe: string;
 }
 
-async function measure(mode: Mode, url: string): Promise<Measured> {
+async function measure(mode: Mode, url: string, things: number): Promise<Measured> {
+  const { ids, searches } = requestsFor(things);
   const { port, child } = await startServer(target, [mode], { DATABASE_URL: url });
   // The enforcing platform wants credentials (checked on every request); the others check none.
   const headers: Record<string, string> = mode === 'app' ? benchAuthHeaders() : {};
   try {
-    const probe = await probeOnce(port, headers);
+    const probe = await probeOnce(port, headers, ids[1], searches[1]);
     await load(port, ids, 2, CONNECTIONS, headers); // warm-up: JIT, pool, caches
     await load(port, searches, 2, CONNECTIONS, headers);
     const get = await load(port, ids, SECONDS, CONNECTIONS, headers);
@@ -155,10 +161,15 @@ async function measure(mode: Mode, url: string): Promise<Measured> {
   }
 }
 
-async function probeOnce(port: number, headers: Record<string, string>): Promise<string> {
+async function probeOnce(
+  port: number,
+  headers: Record<string, string>,
+  id: string,
+  filter: string,
+): Promise<string> {
   const base = `http://127.0.0.1:${port}`;
-  const get = await fetch(base + ids[1], { headers });
-  const search = await fetch(base + searches[1], { headers });
+  const get = await fetch(base + id, { headers });
+  const search = await fetch(base + filter, { headers });
   const items = ((await search.json()) as { items?: unknown[] }).items?.length;
   await get.arrayBuffer();
   return `GET ${get.status}, search ${search.status} with ${items ?? '?'} items`;
@@ -188,35 +199,72 @@ function row(name: string, ours: LoadResult, base: LoadResult, baseName: string,
  * compare changes to the platform on the same data.
  */
 const reuse = process.env.BENCH_REUSE_URL;
+/**
+ * BENCH_SIZES: things to measure at, ascending (e.g. `10000,100000,1000000`); the database grows
+ * from one size to the next, and a table at the end shows how the figures change with it.
+ * Defaults to BENCH_THINGS alone. With BENCH_REUSE_URL only the first size is measured, unseeded.
+ */
+const SIZES = (process.env.BENCH_SIZES ?? String(THINGS))
+  .split(',')
+  .map(Number)
+  .sort((a, b) => a - b);
 const db = reuse ? { url: reuse, close: () => Promise.resolve() } : await benchDatabase();
+const grown: { things: number; app: Measured; raw: Measured; seedRate?: number }[] = [];
 try {
   console.log(`machine: ${machine()}`);
-  if (!reuse) {
+  let have = 0;
+  for (const things of reuse ? SIZES.slice(0, 1) : SIZES) {
+    let seedRate: number | undefined;
+    if (!reuse) {
+      console.log(
+        `\nseeding things ${have}…${things - 1}, each with its own policy, through TwinsService.applyMany as ${SUBJECT} (batches of ${SEED_BATCH}, ${SEED_PARALLEL} at a time)…`,
+      );
+      seedRate = await seed(db.url, have, things);
+      console.log(
+        `seeded at ${seedRate.toFixed(0)} things/s (${((things - have) / seedRate).toFixed(0)} s; thing and policy per create)`,
+      );
+      have = things;
+    }
+    console.log(`seeded: ${await seeded(db.url)}`);
+    const app = await measure('app', db.url, things);
+    const anon = await measure('anon', db.url, things);
+    const raw = await measure('raw', db.url, things);
+    grown.push({ things, app, raw, seedRate });
+    console.log(`probe: enforced ${app.probe}; anonymous ${anon.probe}; raw ${raw.probe}`);
     console.log(
-      `seeding ${THINGS} things, each with its own policy, through TwinsService.applyMany as ${SUBJECT} (batches of ${SEED_BATCH}, ${SEED_PARALLEL} at a time)…`,
+      `\nautocannon, ${CONNECTIONS} connections, ${SECONDS} s each, ${things} things with ${things} policies:`,
     );
-    const rate = await seed(db.url);
+    console.log('platform (basic auth + policies enforced) vs bare node:http + pg:');
+    console.log(row('GET /api/2/things/{id}', app.get, raw.get, 'raw', 0.7));
+    console.log(row('search eq(attributes/…)', app.search, raw.search, 'raw'));
+    const searchGoal = things >= 1_000_000 ? 300 : 1000;
+    const met = app.search.requestsPerSec >= searchGoal ? 'met' : 'MISSED';
     console.log(
-      `seeded at ${rate.toFixed(0)} things/s (${(THINGS / rate).toFixed(0)} s; thing and policy per create)`,
+      `search enforced: ${app.search.requestsPerSec.toFixed(0)} req/s (goal ≥ ${searchGoal}: ${met})`,
     );
+    console.log('platform enforced vs the same platform with AUTH_ANONYMOUS=true (nothing enforced):');
+    console.log(row('GET /api/2/things/{id}', app.get, anon.get, 'anonymous', 0.9));
+    console.log(row('search eq(attributes/…)', app.search, anon.search, 'anonymous', 0.75));
+    console.log('platform with AUTH_ANONYMOUS=true vs bare node:http + pg:');
+    console.log(row('GET /api/2/things/{id}', anon.get, raw.get, 'raw'));
+    console.log(row('search eq(attributes/…)', anon.search, raw.search, 'raw'));
   }
-  console.log(`seeded: ${await seeded(db.url)}`);
-  const app = await measure('app', db.url);
-  const anon = await measure('anon', db.url);
-  const raw = await measure('raw', db.url);
-  console.log(`probe: enforced ${app.probe}; anonymous ${anon.probe}; raw ${raw.probe}`);
-  console.log(
-    `\nautocannon, ${CONNECTIONS} connections, ${SECONDS} s each, ${THINGS} things with ${THINGS} policies:`,
-  );
-  console.log('platform (basic auth + policies enforced) vs bare node:http + pg:');
-  console.log(row('GET /api/2/things/{id}', app.get, raw.get, 'raw'));
-  console.log(row('search eq(attributes/…)', app.search, raw.search, 'raw'));
-  console.log('platform enforced vs the same platform with AUTH_ANONYMOUS=true (nothing enforced):');
-  console.log(row('GET /api/2/things/{id}', app.get, anon.get, 'anonymous', 0.9));
-  console.log(row('search eq(attributes/…)', app.search, anon.search, 'anonymous', 0.75));
-  console.log('platform with AUTH_ANONYMOUS=true vs bare node:http + pg:');
-  console.log(row('GET /api/2/things/{id}', anon.get, raw.get, 'raw'));
-  console.log(row('search eq(attributes/…)', anon.search, raw.search, 'raw'));
+  if (grown.length > 1) {
+    console.log('\nhow it grows (platform enforced | bare node:http + pg):');
+    console.log(
+      '    things | GET req/s  p99 ms |  bare req/s | ratio | search req/s  p99 ms |  bare req/s | ratio',
+    );
+    for (const g of grown) {
+      const cell = (r: LoadResult) =>
+        `${r.requestsPerSec.toFixed(0).padStart(9)} ${r.p99.toFixed(0).padStart(7)}`;
+      const ratio = (a: LoadResult, b: LoadResult) =>
+        (a.requestsPerSec / b.requestsPerSec).toFixed(2).padStart(5);
+      console.log(
+        `${String(g.things).padStart(10)} | ${cell(g.app.get)} | ${g.raw.get.requestsPerSec.toFixed(0).padStart(11)} | ${ratio(g.app.get, g.raw.get)} | ` +
+          `${cell(g.app.search)}    | ${g.raw.search.requestsPerSec.toFixed(0).padStart(11)} | ${ratio(g.app.search, g.raw.search)} | ${g.seedRate?.toFixed(0) ?? '—'}`,
+      );
+    }
+  }
 } finally {
   if (process.env.BENCH_KEEP && !reuse) console.log(`kept the database: BENCH_REUSE_URL=${db.url}`);
   else await db.close();

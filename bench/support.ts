@@ -117,7 +117,7 @@ export function machine(): string {
 }
 
 /**
- * Seeds `count` things through TwinsService.applyMany in an application context of this process
+ * Seeds things `from`…`count - 1` through TwinsService.applyMany in an application context of this process
  * (the platform's own write path: policies, readers summary, journal), `batch` commands a
  * transaction, `parallel` transactions at once. Returns things/s.
  */
@@ -125,13 +125,13 @@ export async function seedTwins(
   url: string,
   count: number,
   command: (i: number) => TwinCommand,
-  { batch = 1000, parallel = 2 }: { batch?: number; parallel?: number } = {},
+  { batch = 1000, parallel = 2, from = 0 }: { batch?: number; parallel?: number; from?: number } = {},
 ): Promise<number> {
   const config = new ConfigService(loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'error' }));
   const ctx = await NestFactory.createApplicationContext(AppModule.withConfig(config), { logger: ['error'] });
   const twins = ctx.get(TwinsService);
   const started = performance.now();
-  let next = 0;
+  let next = from;
   const worker = async (): Promise<void> => {
     while (next < count) {
       const from = next;
@@ -144,7 +144,7 @@ export async function seedTwins(
   await Promise.all(Array.from({ length: parallel }, worker));
   const seconds = (performance.now() - started) / 1000;
   await ctx.close();
-  return count / seconds;
+  return (count - from) / seconds;
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   type DeviceMessage,
   type InboundMessage,
 } from './device-contract.js';
+import { CreationBudget } from './creation-budget.js';
 import { IngestRepository, type NewDeadLetter, type PresenceRow } from './ingest.repository.js';
 import { decidePresence, PresenceMemory, type PresenceEvent } from './presence.js';
 
@@ -115,10 +116,10 @@ export class IngestWriter {
     }
 
     const unknown = await this.unknownThings(accepted.map((a) => a.parsed.thingId));
-    // New things within this minute's budget may be created; the rest are refused below. A retried
-    // commit asks again: things it created meanwhile exist, so it spends nothing twice.
+    // New things within this minute's budget may be created; the rest are refused below. A thing
+    // another batch already counted (still committing, or retried) costs nothing again.
     const creatable = new Set<string>();
-    if (this.autoCreate) for (const id of unknown) if (this.creations.take()) creatable.add(id);
+    if (this.autoCreate) for (const id of unknown) if (this.creations.take(id)) creatable.add(id);
     const kept = accepted.filter((a) => {
       const id = a.parsed.thingId;
       if (!unknown.has(id) || creatable.has(id)) return true;
@@ -245,24 +246,6 @@ const KNOWN_MAX = 1_000_000;
  * A fixed window of one minute: at most `perMinute` creations in each. Coarse, but what the
  * bound is for (one client creating thousands of twins in seconds) it stops, and it is cheap.
  */
-class CreationBudget {
-  private windowStart = 0;
-  private used = 0;
-
-  constructor(private readonly perMinute: number) {}
-
-  take(): boolean {
-    const now = Date.now();
-    if (now - this.windowStart >= 60_000) {
-      this.windowStart = now;
-      this.used = 0;
-    }
-    if (this.used >= this.perMinute) return false;
-    this.used++;
-    return true;
-  }
-}
-
 function addReadings(
   m: Extract<DeviceMessage, { kind: 'telemetry' }>,
   readings: StorableReading[],

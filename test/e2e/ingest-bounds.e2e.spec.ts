@@ -260,3 +260,46 @@ describe('AUTO_CREATE_PER_MINUTE', () => {
     expect(small.app.get(IngestStats).view().deadLetters.thing_create_limited).toBe(2);
   });
 });
+
+describe('AUTO_CREATE_PER_MINUTE while a fleet onboards', () => {
+  const FLEET = 200;
+  let fleet: IngestTestApp;
+  beforeAll(async () => {
+    // On MQTT_TEST_URL's broker when there is one: Mosquitto hands the platform a device's readings
+    // in bulk, as in production, where the embedded broker passes a connection's next message only
+    // once the previous one is committed.
+    fleet = await startIngestApp({
+      MQTT_ANONYMOUS: 'true',
+      AUTO_CREATE_PER_MINUTE: String(FLEET),
+    });
+  });
+  afterAll(async () => {
+    await fleet?.close();
+  });
+
+  it('a new device whose readings reach several batches before its thing exists counts once', async () => {
+    const gateways = await Promise.all(Array.from({ length: 20 }, () => connectDevice(fleet.brokerUrl)));
+    const ids = Array.from({ length: FLEET }, (_, i) => `${ns}:fleet${i}`);
+    // A fleet exactly the size of the limit, every device sending a reading every 10 ms: the
+    // batches after the first overlap the one still creating the things.
+    const sent: Promise<void>[] = [];
+    for (let k = 0; k < 10; k++) {
+      ids.forEach((id, i) =>
+        sent.push(publish(gateways[i % 20], `things/${id}/telemetry`, { seq: k, features: { f: { v: k } } })),
+      );
+      await new Promise((ok) => setTimeout(ok, 10));
+    }
+    await Promise.all(sent);
+    await Promise.all(gateways.map((g) => g.endAsync()));
+    // Every reading ends up stored or a dead letter (on Mosquitto, acknowledged before either).
+    const outcome = await waitFor('every reading stored or dead-lettered', async () => {
+      const { rows } = await fleet.db.query<{ stored: number; dead: number }>(
+        `SELECT (SELECT count(*)::int FROM telemetry_readings WHERE thing_id = ANY($1)) AS stored,
+                (SELECT count(*)::int FROM ingest_dead_letters WHERE thing_id = ANY($1)) AS dead`,
+        [ids],
+      );
+      return rows[0].stored + rows[0].dead >= FLEET * 10 && rows[0];
+    });
+    expect(outcome).toEqual({ stored: FLEET * 10, dead: 0 });
+  });
+});
