@@ -5,7 +5,7 @@ import { benchAuthHeaders } from './auth.js';
 import { benchDatabase, machine, startServer, stopServer } from './support.js';
 
 /**
- * `npm run bench:realtime`: CLIENTS WebSocket clients on /ws/2 while changes are made at 100/s (for
+ * `npm run bench:realtime`: BENCH_CLIENTS WebSocket clients on /ws/2 while changes are made at 100/s (for
  * the unloaded latency), 1k/s and 5k/s (TwinsService.applyMany in the server process, one batch per 10 ms), against a bare `ws`
  * server broadcasting messages of the same shape in the same run. Prints change→client latency
  * (p50/p99) and delivered events/s with the ratio to the baseline, the server's CPU per 1,000
@@ -14,7 +14,8 @@ import { benchDatabase, machine, startServer, stopServer } from './support.js';
  * filters: streams subscribed alike share each event's rendering, different ones do not.
  * Goal (issue 16): p99 < 50 ms at 5,000 changes/s × 100 clients, CPU per delivery ≤ 1.5 × raw ws.
  */
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 100);
+/** BENCH_CLIENTS: one count or several (`10,100,1000`): every rate is measured at each. */
+const CLIENT_COUNTS = (process.env.BENCH_CLIENTS ?? '100').split(',').map(Number);
 /** As many things as the target changes in turn (its BENCH_THINGS). */
 const THINGS = Number(process.env.BENCH_THINGS ?? 1000);
 const SHAPES = Math.max(1, Number(process.env.BENCH_SHAPES ?? 1));
@@ -64,12 +65,7 @@ class Clients {
   private sockets: WebSocket[] = [];
 
   /** `headers` go on every upgrade request (the platform's wants credentials). */
-  async open(
-    url: string,
-    subscribe: boolean,
-    headers: Record<string, string> = {},
-    count = CLIENTS,
-  ): Promise<void> {
+  async open(url: string, subscribe: boolean, headers: Record<string, string>, count: number): Promise<void> {
     this.sockets = await Promise.all(
       Array.from({ length: count }, (_, k) => {
         const ws = new WebSocket(url, { skipUTF8Validation: true, headers });
@@ -131,7 +127,7 @@ async function produce(child: ChildProcess, rate: number, seconds: number): Prom
 }
 
 /** `count` 0: the same changes with nobody subscribed, for what making them costs the server. */
-async function measure(mode: 'app' | 'raw', url: string, rate: number, count = CLIENTS): Promise<Result> {
+async function measure(mode: 'app' | 'raw', url: string, rate: number, count: number): Promise<Result> {
   const { port, child } = await startServer(target, [mode], { DATABASE_URL: url });
   const clients = new Clients();
   try {
@@ -183,16 +179,16 @@ async function settle(clients: Clients, expected: number): Promise<void> {
  * bare server does not: `writes` is a run of the same changes with no client, and what the
  * clients add over it, per 1,000 deliveries, is the fan-out's own cost.
  */
-function row(ours: Result, raw: Result, writes: Result): string {
+function row(ours: Result, raw: Result, writes: Result, clients: number): string {
   const n = (v: number, w = 8) => v.toFixed(0).padStart(w);
   const ms = (v: number) => v.toFixed(1).padStart(7);
   const fanout = ((ours.cpuMs - writes.cpuMs) / ours.delivered) * 1000;
   const lost =
-    ours.delivered < ours.made * CLIENTS
-      ? `  (${ours.made * CLIENTS - ours.delivered} not delivered, ${ours.closed} closed)`
+    ours.delivered < ours.made * clients
+      ? `  (${ours.made * clients - ours.delivered} not delivered, ${ours.closed} closed)`
       : '';
   return (
-    `${n(ours.rate, 5)}/s (made ${n(ours.made / SECONDS, 5)}/s) | platform ${n(ours.perSec)} ev/s p50 ${ms(ours.p50)} ms p99 ${ms(ours.p99)} ms ${ms(ours.cpuPer1k)} cpu-ms/1k` +
+    `${n(clients, 5)} clients ${n(ours.rate, 5)}/s (made ${n(ours.made / SECONDS, 5)}/s) | platform ${n(ours.perSec)} ev/s p50 ${ms(ours.p50)} ms p99 ${ms(ours.p99)} ms ${ms(ours.cpuPer1k)} cpu-ms/1k` +
     ` | raw ws ${n(raw.perSec)} ev/s p50 ${ms(raw.p50)} ms p99 ${ms(raw.p99)} ms ${ms(raw.cpuPer1k)} cpu-ms/1k` +
     ` | ratio ev/s ${(ours.perSec / raw.perSec).toFixed(2)}, p50 ×${(ours.p50 / raw.p50).toFixed(1)}, p99 ×${(ours.p99 / raw.p99).toFixed(1)}, cpu ×${(ours.cpuPer1k / raw.cpuPer1k).toFixed(1)}` +
     ` | fan-out alone ${ms(fanout)} cpu-ms/1k ×${(fanout / raw.cpuPer1k).toFixed(1)} (writes alone ${n(writes.cpuMs / SECONDS, 0)} cpu-ms/s)${lost}`
@@ -203,16 +199,21 @@ const db = await benchDatabase();
 try {
   console.log(`machine: ${machine()}`);
   console.log(
-    `${CLIENTS} WebSocket clients (${SHAPES} subscription shape${SHAPES > 1 ? 's' : ''}), ${SECONDS} s per rate; changes through TwinsService.applyMany in the server process (one batch per 10 ms tick)`,
+    `${CLIENT_COUNTS.join(' / ')} WebSocket clients (${SHAPES} subscription shape${SHAPES > 1 ? 's' : ''}), ${SECONDS} s per rate; changes through TwinsService.applyMany in the server process (one batch per 10 ms tick)`,
   );
+  // What making the changes costs the server alone does not depend on the clients: once per rate.
+  const writes = new Map<number, Result>();
+  for (const rate of RATES) writes.set(rate, await measure('app', db.url, rate, 0));
   const lines: string[] = [];
-  for (const rate of RATES) {
-    const app = await measure('app', db.url, rate);
-    const raw = await measure('raw', db.url, rate);
-    const writes = await measure('app', db.url, rate, 0);
-    lines.push(row(app, raw, writes));
-    console.log(lines[lines.length - 1]);
+  for (const clients of CLIENT_COUNTS) {
+    for (const rate of RATES) {
+      const app = await measure('app', db.url, rate, clients);
+      const raw = await measure('raw', db.url, rate, clients);
+      lines.push(row(app, raw, writes.get(rate) as Result, clients));
+      console.log(lines[lines.length - 1]);
+    }
   }
+  if (CLIENT_COUNTS.length > 1) console.log(`\nhow it grows with the clients:\n${lines.join('\n')}`);
 } finally {
   await db.close();
 }

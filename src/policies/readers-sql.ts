@@ -12,6 +12,14 @@ export function readableBy(policyId: string, subjects: string): string {
   return `EXISTS (SELECT 1 FROM policy_readers r WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[]) AND r.reads_some)`;
 }
 
+/** readableBy as a per-row aggregate: never planned as a join (see fullyReadableValue). */
+export function readableValue(policyId: string, subjects: string): string {
+  return (
+    `COALESCE((SELECT bool_or(r.reads_some) FROM policy_readers r` +
+    ` WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[])), false)`
+  );
+}
+
 export function fullyReadableBy(policyId: string, subjects: string): string {
   return (
     `(EXISTS (SELECT 1 FROM policy_readers r WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[]) AND r.reads_all)` +

@@ -13,6 +13,7 @@ import {
   parseRql,
   parseSearchOptions,
   toPage,
+  tooManyCandidates,
   type SearchQueryInput,
   type SearchRow,
   type SortKey,
@@ -64,7 +65,11 @@ export class SearchService {
       readers: auth?.subjects,
       ...parseSearchOptions(params.option),
     };
-    const rows = await this.repo.search(this.tx.bounded, buildSearchQuery(input));
+    const query = buildSearchQuery(input);
+    let rows = await this.repo.search(this.tx.bounded, query);
+    if (query.fallback && tooManyCandidates(rows, query)) {
+      rows = await this.repo.search(this.tx.bounded, query.fallback);
+    }
     const page = toPage(rows, input);
     const items: Record<string, unknown>[] = [];
     for (const row of page.rows) {

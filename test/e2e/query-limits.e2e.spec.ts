@@ -26,9 +26,9 @@ const slowSearch = () =>
     .type('form')
     .send({ namespaces: NS, filter: slowFilter });
 
-beforeAll(async () => {
-  t = await startTestApp({ QUERY_TIMEOUT_MS: '300', QUERY_POOL_SIZE: '2' });
-  const twins = t.app.get(TwinsService);
+/** THINGS things in NS whose text the slow filter has to scan: each app has a database of its own. */
+async function seed(app: TestApp): Promise<void> {
+  const twins = app.app.get(TwinsService);
   const auth = authContext([testUser().subject]);
   for (let from = 0; from < THINGS; from += 500) {
     const cmds: TwinCommand[] = Array.from({ length: 500 }, (_, k) => ({
@@ -41,6 +41,11 @@ beforeAll(async () => {
     }));
     await twins.applyMany(cmds);
   }
+}
+
+beforeAll(async () => {
+  t = await startTestApp({ QUERY_TIMEOUT_MS: '300', QUERY_POOL_SIZE: '2' });
+  await seed(t);
 }, 120_000);
 
 afterAll(async () => {
@@ -105,7 +110,10 @@ describe('waiting for a query connection', () => {
       QUERY_POOL_SIZE: '1',
       QUERY_QUEUE_TIMEOUT_MS: '100',
     });
-  });
+    // Without things to scan the searches would end at once and none would wait: the test would
+    // pass only on a machine slow enough.
+    await seed(one);
+  }, 120_000);
   afterAll(async () => {
     await one?.close();
   });

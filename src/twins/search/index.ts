@@ -15,6 +15,14 @@ export { compileRql, SqlParams } from './rql.sql.js';
 export { DEFAULT_SIZE, MAX_SIZE, parseNamespaces, parseSearchOptions } from './search-options.js';
 export type { SearchOptions, SortKey } from './search-options.js';
 export type { SearchField } from './search-fields.js';
-export { buildCountQuery, buildPartialQuery, buildSearchQuery, nextCursor, toPage } from './search.query.js';
+export {
+  buildCountQuery,
+  buildPartialQuery,
+  buildSearchQuery,
+  nextCursor,
+  SORT_CANDIDATES_MAX,
+  toPage,
+  tooManyCandidates,
+} from './search.query.js';
 export { matchesRql } from './rql-match.js';
-export type { SearchPage, SearchQueryInput, SearchRow, SqlQuery } from './search.query.js';
+export type { SearchPage, SearchQueryInput, SearchRow, SearchSql, SqlQuery } from './search.query.js';

@@ -1,5 +1,10 @@
 import { Errors } from '../../common/errors.js';
-import { fullyReadableBy, fullyReadableValue, readableBy } from '../../policies/readers-sql.js';
+import {
+  fullyReadableBy,
+  fullyReadableValue,
+  readableBy,
+  readableValue,
+} from '../../policies/readers-sql.js';
 import type { RqlNode } from './rql.ast.js';
 import { COLUMN_SQL, compileRql, SqlParams } from './rql.sql.js';
 import {
@@ -36,12 +41,35 @@ export interface SearchQueryInput {
   size: number;
   cursor?: string;
   offset?: number;
+  /** See SORT_CANDIDATES_MAX (tests lower it). */
+  candidatesMax?: number;
 }
 
 export interface SqlQuery {
   sql: string;
   params: unknown[];
 }
+
+/**
+ * A search query; with `fallback`, the query itself sorts the filter's candidates in memory and
+ * is right only while they number fewer than `candidatesMax` (see tooManyCandidates): beyond,
+ * run `fallback` instead.
+ */
+export interface SearchSql extends SqlQuery {
+  fallback?: SqlQuery;
+  candidatesMax?: number;
+}
+
+/**
+ * A filter with an equality the GIN index answers (`eq`, `in` on a fixed path) is sorted from its
+ * candidates when they are fewer than this. PostgreSQL cannot estimate how many documents a
+ * containment matches (a guess of 1 % at 10,000 things), so for `ORDER BY thingId LIMIT 26` it
+ * would often walk the primary key checking every thing's document instead: 4.4 ms at 10,000
+ * things against 0.2 ms, and the whole table when nothing matches. Materialising the candidates
+ * (at most this many, from the index) takes that choice away; a filter matching more goes the
+ * ordered way, which finds a page quickly precisely because matches are then common.
+ */
+export const SORT_CANDIDATES_MAX = 5000;
 
 /** A result row; `sort_<i>` hold the sort values as text, exactly as the cursor needs them. */
 export interface SearchRow {
@@ -55,36 +83,68 @@ export interface SearchRow {
   policy_id: string;
   /** With `readers`: whether they may read the whole thing (else it is checked in memory). */
   full_read?: boolean;
+  /** From a query with a fallback: how many things matched, up to its candidatesMax. */
+  candidates?: string;
   [sortValue: `sort_${number}`]: string;
 }
 
 const THING_ID: SortKey = { field: { kind: 'column', name: 'thingId' }, direction: 'asc' };
 
-export function buildSearchQuery(input: SearchQueryInput, now?: Date): SqlQuery {
+export function buildSearchQuery(input: SearchQueryInput, now?: Date): SearchSql {
   if (!Number.isInteger(input.size) || input.size < 1 || input.size > MAX_SIZE) {
     throw Errors.searchOptionInvalid(`The size must be from 1 to ${MAX_SIZE}, not ${input.size}.`);
   }
   if (input.cursor !== undefined && input.offset !== undefined) {
     throw Errors.searchOptionInvalid("The option 'limit' cannot be combined with 'cursor'.");
   }
+  const ordered = searchSql(input, now);
+  if (!indexedEquality(input.filter)) return ordered;
+  const candidatesMax = input.candidatesMax ?? SORT_CANDIDATES_MAX;
+  return { ...searchSql(input, now, candidatesMax), fallback: ordered, candidatesMax };
+}
+
+/** Whether `rows` of a query with a fallback came from too many candidates to be the answer. */
+export function tooManyCandidates(rows: readonly SearchRow[], query: SearchSql): boolean {
+  if (!query.fallback || query.candidatesMax === undefined || rows.length === 0) return false;
+  return Number(rows[0].candidates) >= query.candidatesMax;
+}
+
+/** With `candidatesMax`, the candidate-sorting form (see SORT_CANDIDATES_MAX). */
+function searchSql(input: SearchQueryInput, now?: Date, candidatesMax?: number): SqlQuery {
   const params = new SqlParams();
-  const where = conditions(input, params, now);
+  const inMemory = candidatesMax !== undefined;
+  // As an aggregate per row inside the candidates: an EXISTS would be planned as a join, which
+  // PostgreSQL, misjudging the candidates' number, hashes over every reader row of the subjects.
+  const where = conditions(input, params, now, inMemory);
   const keys = effectiveSort(input.sort).map((key) => sortColumn(key, params));
   if (input.cursor !== undefined) {
     const values = decodeCursor(input.cursor, scopeOf(input));
     where.push(seek(keys.map((key, i) => ({ ...key, value: `${params.add(values[i])}::${key.type}` }))));
   }
+  const filtered = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
+  const source = inMemory
+    ? `WITH c AS MATERIALIZED (SELECT t.* FROM things t${filtered} LIMIT ${params.add(candidatesMax)}) `
+    : '';
   const sql = [
+    source,
     'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata, t.policy_id',
     input.readers ? `, ${fullyReadableValue('t.policy_id', params.add(input.readers))} AS full_read` : '',
     ...keys.map((key, i) => `, ${key.text} AS sort_${i}`),
-    ' FROM things t',
-    where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '',
+    inMemory ? ', (SELECT count(*) FROM c) AS candidates FROM c t' : ` FROM things t${filtered}`,
     ` ORDER BY ${keys.map((key) => `${key.expr} ${key.direction.toUpperCase()}`).join(', ')}`,
     ` LIMIT ${params.add(input.size + 1)}`,
     input.offset ? ` OFFSET ${params.add(input.offset)}` : '',
   ].join('');
   return { sql, params: params.values };
+}
+
+/** An `eq` or `in` on a fixed path at the filter's top, alone or in an `and`: see SORT_CANDIDATES_MAX. */
+function indexedEquality(node: RqlNode | undefined): boolean {
+  if (!node) return false;
+  if (node.type === 'and') return node.children.some(indexedEquality);
+  const field = node.type === 'compare' || node.type === 'in' ? node.property.field : undefined;
+  const fixedPath = field?.kind === 'doc' && !field.wildcard;
+  return fixedPath && (node.type === 'in' || (node.type === 'compare' && node.op === 'eq'));
 }
 
 /**
@@ -161,11 +221,15 @@ function conditions(
   input: Pick<SearchQueryInput, 'filter' | 'namespaces' | 'readers'>,
   params: SqlParams,
   now?: Date,
+  perRow = false,
 ) {
   const where: string[] = [];
   if (input.filter) where.push(compileRql(input.filter, params, now));
   if (input.namespaces) where.push(`t.namespace = ANY(${params.add(input.namespaces)}::text[])`);
-  if (input.readers) where.push(readableBy('t.policy_id', params.add(input.readers)));
+  if (input.readers) {
+    const subjects = params.add(input.readers);
+    where.push(perRow ? readableValue('t.policy_id', subjects) : readableBy('t.policy_id', subjects));
+  }
   return where;
 }
 
