@@ -252,7 +252,7 @@ try {
   if (grown.length > 1) {
     console.log('\nhow it grows (platform enforced | bare node:http + pg):');
     console.log(
-      '    things | GET req/s  p99 ms |  bare req/s | ratio | search req/s  p99 ms |  bare req/s | ratio',
+      '    things | GET req/s  p99 ms |  bare req/s | ratio | search req/s  p99 ms |  bare req/s | ratio | seeded things/s',
     );
     for (const g of grown) {
       const cell = (r: LoadResult) =>

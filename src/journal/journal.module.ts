@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TwinEventBus } from './event-bus.js';
 import { JournalFeed } from './journal-feed.js';
+import { JournalHistoryRepository } from './journal-history.repository.js';
 import { JournalRepository } from './journal.repository.js';
 import { JournalRetentionRepository } from './journal-retention.repository.js';
 import { JournalRetentionService } from './journal-retention.service.js';
@@ -11,6 +12,7 @@ import { JournalService } from './journal.service.js';
   providers: [
     JournalRepository,
     JournalStatsRepository,
+    JournalHistoryRepository,
     JournalService,
     TwinEventBus,
     JournalFeed,

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TransactionRunner, type Tx } from '../persistence/transaction.js';
+import { JournalHistoryRepository, type ThingHead } from './journal-history.repository.js';
 import { JournalStatsRepository, type PendingByNamespace } from './journal-stats.repository.js';
 import { JournalRepository } from './journal.repository.js';
 import type { ChangeOrigin, JournalEntry, NewJournalEntry } from './journal.types.js';
@@ -11,6 +12,7 @@ export class JournalService {
     @Inject(JournalRepository) private readonly repo: JournalRepository,
     @Inject(TransactionRunner) private readonly tx: TransactionRunner,
     @Inject(JournalStatsRepository) private readonly stats: JournalStatsRepository,
+    @Inject(JournalHistoryRepository) private readonly history: JournalHistoryRepository,
   ) {}
 
   append(tx: Tx, entries: NewJournalEntry[]): Promise<JournalEntry[]> {
@@ -51,5 +53,26 @@ export class JournalService {
 
   headSeq(): Promise<string> {
     return this.repo.headSeq(this.tx.db);
+  }
+
+  // A thing's past, for historical reads; `db` is the caller's (client reads use the bounded pool).
+
+  thingHead(db: Tx, thingId: string): Promise<ThingHead | undefined> {
+    return this.history.head(db, thingId);
+  }
+
+  /** The newest revision written at or before `at`. */
+  thingRevisionAt(db: Tx, thingId: string, at: string): Promise<number | undefined> {
+    return this.history.revisionAt(db, thingId, at);
+  }
+
+  /** The first revision written at or after `at`. */
+  thingRevisionAfter(db: Tx, thingId: string, at: string): Promise<number | undefined> {
+    return this.history.revisionAfter(db, thingId, at);
+  }
+
+  /** Entries with revisions in (after, upTo], in revision order, at most `limit`. */
+  thingEntries(db: Tx, thingId: string, after: number, upTo: number, limit: number): Promise<JournalEntry[]> {
+    return this.history.entries(db, thingId, after, upTo, limit);
   }
 }

@@ -12,7 +12,9 @@ import type { Preconditions, StoredThing } from '../twin.types.js';
 import { TwinsQueryService } from '../twins-query.service.js';
 import { TwinsRepository } from '../twins.repository.js';
 import { historyNotAccessible, historyNotRetained, type HistoricalKind } from './history-errors.js';
-import { HistoryRepository, type ThingHead } from './history.repository.js';
+import { JournalService } from '../../journal/journal.service.js';
+import type { ThingHead } from '../../journal/journal-history.repository.js';
+import { HistoryRepository } from './history.repository.js';
 import type { HistoricalPoint } from './history-request.js';
 import { applyEntry, initialState, ReplayGapError, type HistoricalState } from './replay.js';
 
@@ -57,6 +59,7 @@ export class ThingHistoryService {
 
   constructor(
     @Inject(HistoryRepository) private readonly repo: HistoryRepository,
+    @Inject(JournalService) private readonly journal: JournalService,
     @Inject(TwinsRepository) private readonly twins: TwinsRepository,
     @Inject(TwinsQueryService) private readonly query: TwinsQueryService,
     @Inject(PoliciesService) private readonly policies: PoliciesService,
@@ -121,9 +124,10 @@ export class ThingHistoryService {
     if (bounds.fromTimestamp !== undefined) {
       // The first change at or after the time; none yet: the stream starts with the next one.
       from =
-        (await this.repo.revisionAfter(this.tx.bounded, thingId, bounds.fromTimestamp)) ?? head.revision + 1;
+        (await this.journal.thingRevisionAfter(this.tx.bounded, thingId, bounds.fromTimestamp)) ??
+        head.revision + 1;
       if (from === head.oldest && head.oldest > 1) {
-        const before = await this.repo.revisionAt(this.tx.bounded, thingId, bounds.fromTimestamp);
+        const before = await this.journal.thingRevisionAt(this.tx.bounded, thingId, bounds.fromTimestamp);
         if (before === undefined) throw historyNotRetained(thingId, 'timestamp', bounds.fromTimestamp);
       }
     } else {
@@ -133,7 +137,7 @@ export class ThingHistoryService {
       if (from > head.revision + 1) throw historyNotAccessible(thingId, 'revision', from);
     }
     if (bounds.toTimestamp !== undefined) {
-      const to = await this.repo.revisionAt(this.tx.bounded, thingId, bounds.toTimestamp);
+      const to = await this.journal.thingRevisionAt(this.tx.bounded, thingId, bounds.toTimestamp);
       // A time still ahead: the stream goes on live until it has passed.
       if (Date.parse(bounds.toTimestamp) > Date.now()) return { from, until: bounds.toTimestamp };
       return { from, to: to ?? 0 };
@@ -147,12 +151,12 @@ export class ThingHistoryService {
 
   /** Journal rows of the thing with revisions in (after, upTo], in order, at most `limit`. */
   entries(thingId: string, after: number, upTo: number, limit = PAGE): Promise<JournalEntry[]> {
-    return this.repo.entries(this.tx.bounded, thingId, after, upTo, limit);
+    return this.journal.thingEntries(this.tx.bounded, thingId, after, upTo, limit);
   }
 
   /** The thing's newest journal row, if `auth` may read the thing by its current policy. */
   private async readableHead(thingId: string, auth: AuthContext | undefined): Promise<ThingHead> {
-    const head = await this.repo.head(this.tx.bounded, thingId);
+    const head = await this.journal.thingHead(this.tx.bounded, thingId);
     if (!head) throw Errors.thingNotFound(thingId);
     if (auth) {
       const enforcer = await this.policies.enforcerFor(
@@ -175,7 +179,7 @@ export class ThingHistoryService {
       if (r < head.oldest) throw historyNotRetained(thingId, 'revision', r);
       return r;
     }
-    const r = await this.repo.revisionAt(this.tx.bounded, thingId, at.timestamp);
+    const r = await this.journal.thingRevisionAt(this.tx.bounded, thingId, at.timestamp);
     if (r !== undefined) return r;
     // Nothing at or before that time: either the thing did not exist yet, or the rows are gone.
     if (head.oldest > 1) throw historyNotRetained(thingId, 'timestamp', at.timestamp);
