@@ -5,6 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { PeriodicTask } from '../common/periodic-task.js';
 import { ConfigService } from '../config/config.service.js';
 import { TransactionRunner } from '../persistence/transaction.js';
 import { parseThingId } from '../twins/model/thing-id.js';
@@ -44,8 +45,7 @@ const PRUNE_EVERY_MS = 60_000;
 @Injectable()
 export class DeadLettersService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('DeadLetters');
-  private timer: NodeJS.Timeout | undefined;
-  private pruning: Promise<number> | undefined;
+  private readonly pruner = new PeriodicTask('pruning dead letters', () => this.prune(), this.logger);
 
   constructor(
     @Inject(IngestRepository) private readonly repo: IngestRepository,
@@ -55,21 +55,11 @@ export class DeadLettersService implements OnApplicationBootstrap, OnApplication
   ) {}
 
   onApplicationBootstrap(): void {
-    const run = () => {
-      this.pruning ??= this.prune()
-        .catch((err: unknown) => {
-          this.logger.warn(`pruning dead letters failed: ${(err as Error).message}`);
-          return 0;
-        })
-        .finally(() => (this.pruning = undefined));
-    };
-    run();
-    this.timer = setInterval(run, PRUNE_EVERY_MS).unref();
+    this.pruner.start(PRUNE_EVERY_MS);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.pruning;
+  onApplicationShutdown(): Promise<void> {
+    return this.pruner.stop();
   }
 
   /** Deletes what the retention and the size cap no longer allow; returns how many went. */

@@ -5,6 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { PeriodicTask } from '../common/periodic-task.js';
 import { ConfigService } from '../config/config.service.js';
 import { TransactionRunner } from '../persistence/transaction.js';
 import { JournalRetentionRepository } from './journal-retention.repository.js';
@@ -24,8 +25,7 @@ const BATCH = 5000;
 @Injectable()
 export class JournalRetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('JournalRetention');
-  private timer: NodeJS.Timeout | undefined;
-  private pruning: Promise<number> | undefined;
+  private readonly pruner = new PeriodicTask('pruning the journal', () => this.prune(), this.logger);
 
   constructor(
     @Inject(JournalRetentionRepository) private readonly repo: JournalRetentionRepository,
@@ -35,21 +35,11 @@ export class JournalRetentionService implements OnApplicationBootstrap, OnApplic
 
   onApplicationBootstrap(): void {
     if (this.config.get('JOURNAL_RETENTION_DAYS') === 0) return;
-    const run = () => {
-      this.pruning ??= this.prune()
-        .catch((err: unknown) => {
-          this.logger.warn(`pruning the journal failed: ${(err as Error).message}`);
-          return 0;
-        })
-        .finally(() => (this.pruning = undefined));
-    };
-    run();
-    this.timer = setInterval(run, PRUNE_EVERY_MS).unref();
+    this.pruner.start(PRUNE_EVERY_MS);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.pruning;
+  onApplicationShutdown(): Promise<void> {
+    return this.pruner.stop();
   }
 
   /** Deletes what the retention no longer keeps; returns how many journal rows went. */
