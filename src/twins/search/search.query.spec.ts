@@ -7,7 +7,9 @@ import {
   buildSearchQuery,
   effectiveSort,
   nextCursor,
+  SORT_CANDIDATES_MAX,
   toPage,
+  tooManyCandidates,
   type SearchQueryInput,
   type SearchRow,
 } from './search.query.js';
@@ -186,5 +188,36 @@ describe('buildCountQuery', () => {
       params: ['a:b', ['a']],
     });
     expect(buildCountQuery({}).sql).toBe('SELECT count(*)::bigint AS count FROM things t');
+  });
+});
+
+describe('equality filters sort their candidates', () => {
+  it.each([
+    ['eq(attributes/building,"B1")', true],
+    ['in(attributes/building,"B1","B2")', true],
+    ['and(gt(attributes/floor,2),eq(attributes/building,"B1"))', true],
+    ['or(eq(attributes/building,"B1"),eq(attributes/building,"B2"))', false],
+    ['eq(features/*/properties/on,true)', false],
+    ['eq(thingId,"a:b")', false],
+    ['gt(attributes/floor,2)', false],
+    ['not(eq(attributes/building,"B1"))', false],
+  ])('%s: candidates first: %s', (filter, candidates) => {
+    const q = buildSearchQuery(input(filter));
+    expect(q.sql.startsWith('WITH c AS MATERIALIZED')).toBe(candidates);
+    expect(q.fallback !== undefined).toBe(candidates);
+    if (q.fallback) {
+      expect(q.candidatesMax).toBe(SORT_CANDIDATES_MAX);
+      expect(q.fallback.sql).not.toContain('WITH c');
+    }
+  });
+
+  it('falls back only when the candidates reached the cap', () => {
+    const q = buildSearchQuery({ ...input('eq(attributes/building,"B1")'), candidatesMax: 3 });
+    const rowsWith = (candidates: string) => [{ ...row('a:1', 'a:1'), candidates }];
+    expect(tooManyCandidates(rowsWith('2'), q)).toBe(false);
+    expect(tooManyCandidates(rowsWith('3'), q)).toBe(true);
+    expect(tooManyCandidates([], q)).toBe(false);
+    const ordered = buildSearchQuery(input('gt(attributes/floor,2)'));
+    expect(tooManyCandidates(rowsWith('9'), ordered)).toBe(false);
   });
 });
