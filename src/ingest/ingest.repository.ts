@@ -143,17 +143,21 @@ export class IngestRepository {
   /** Locks the presence rows of the things (in id order, as every writer does). */
   async lockPresence(tx: Tx, thingIds: string[]): Promise<PresenceRow[]> {
     if (thingIds.length === 0) return [];
-    const rows = await tx.query<{ thing_id: string; last_seen: Date; state: string; state_at: Date }>(
-      `SELECT thing_id, last_seen, state, state_at FROM ingest_presence
-       WHERE thing_id = ANY($1::text[]) ORDER BY thing_id FOR UPDATE`,
-      [thingIds],
+    const rows = await selectPresenceForUpdate(tx, thingIds);
+    const found = new Set(rows.map((r) => r.thingId));
+    const missing = thingIds.filter((id) => !found.has(id));
+    if (missing.length === 0) return rows;
+    // A device seen for the first time has no row to lock, and the batch ahead of this one (the
+    // ingest pipelines them) or another replica may have inserted it without committing yet:
+    // invisible here, so both would decide it came online and journal that twice. A lock named
+    // after the thing makes this batch wait for that one; the next statement then sees its row.
+    // Taken in one order (the subquery sorts before the locking projection) so batches never deadlock.
+    await tx.query(
+      `SELECT pg_advisory_xact_lock(${PRESENCE_LOCK_CLASS}, h)
+       FROM (SELECT DISTINCT hashtext(id) AS h FROM unnest($1::text[]) AS id ORDER BY h OFFSET 0) ordered`,
+      [missing],
     );
-    return rows.map((r) => ({
-      thingId: r.thing_id,
-      lastSeen: r.last_seen.getTime(),
-      online: r.state === 'online',
-      stateAt: r.state_at.getTime(),
-    }));
+    return [...rows, ...(await selectPresenceForUpdate(tx, missing))];
   }
 
   /**
@@ -194,4 +198,21 @@ export class IngestRepository {
     );
     return rows.map((r) => r.thing_id);
   }
+}
+
+/** The first key of the presence locks (two-key advisory locks: apart from one-key ones). */
+const PRESENCE_LOCK_CLASS = 0x70726573; // "pres"
+
+async function selectPresenceForUpdate(tx: Tx, thingIds: string[]): Promise<PresenceRow[]> {
+  const rows = await tx.query<{ thing_id: string; last_seen: Date; state: string; state_at: Date }>(
+    `SELECT thing_id, last_seen, state, state_at FROM ingest_presence
+     WHERE thing_id = ANY($1::text[]) ORDER BY thing_id FOR UPDATE`,
+    [thingIds],
+  );
+  return rows.map((r) => ({
+    thingId: r.thing_id,
+    lastSeen: r.last_seen.getTime(),
+    online: r.state === 'online',
+    stateAt: r.state_at.getTime(),
+  }));
 }
