@@ -21,6 +21,13 @@ import {
 } from './broker-hooks.js';
 import { limitPacketSize } from './mqtt-internals.js';
 
+/**
+ * Connections the kernel queues until the event loop accepts them (the kernel caps it at
+ * net.core.somaxconn). Node's default of 511 overflows when a fleet reconnects at once (after a
+ * restart): the dropped SYNs are retried by the devices' TCP only after 1, 3, 7, 15… s.
+ */
+const LISTEN_BACKLOG = 4096;
+
 const STANDARD_PORT = 1883;
 /**
  * Device connections held (unread) while the ingest starts; more are closed at once and retry.
@@ -231,7 +238,7 @@ export class MqttBroker implements OnModuleInit, OnApplicationShutdown {
   private listen(server: Server, port: number, host: string): Promise<number> {
     return new Promise((ok, fail) => {
       server.once('error', fail);
-      server.listen(port, host, () => {
+      server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', fail);
         server.on('error', (err) => this.logger.error(`embedded MQTT broker: ${err.message}`));
         this.servers.push(server);

@@ -356,6 +356,7 @@ describe('equality filters with many things', () => {
       INSERT INTO things (thing_id, namespace, policy_id, doc, revision, created_at, modified_at)
       SELECT 'many:' || lpad(i::text, 5, '0'), 'many', 'many:p' || i,
              jsonb_build_object('attributes', jsonb_build_object('kind', 'k' || (i % 1000), 'group', 'g' || (i % 2),
+               'tenth', 't' || (i % 10),
                'note', repeat('x', 1100))),
              1, now(), now()
       FROM generate_series(1, 10000) AS i`);
@@ -381,6 +382,19 @@ describe('equality filters with many things', () => {
     expect(await search('and(eq(attributes/kind,"k7"),eq(attributes/group,"g1"))', 'size(25)')).toEqual(
       kind7.filter((id) => Number(id.slice(5)) % 2 === 1),
     );
+  });
+
+  it('checks readability only for the things the page needs, in sort order', async () => {
+    // 1,000 candidates, a page of 25: the reader rows are read for the first 26, not for all.
+    const reader = { ...request('eq(attributes/tenth,"t3")', 'size(25)'), readers: ['nginx:reader'] };
+    const q = buildSearchQuery(reader);
+    const plan = (await client.query(`EXPLAIN (ANALYZE) ${q.sql}`, q.params)).rows
+      .map((r) => r['QUERY PLAN'] as string)
+      .filter((line) => line.includes('on policy_readers'));
+    expect(plan.length).toBeGreaterThan(0);
+    for (const line of plan) expect(Number(/loops=(\d+)/.exec(line)?.[1])).toBeLessThanOrEqual(26);
+    const expected = Array.from({ length: 26 }, (_, k) => `many:${String(k * 10 + 3).padStart(5, '0')}`);
+    expect((await rows(reader)).map((r) => r.thing_id)).toEqual(expected);
   });
 
   it('pages a filter with more candidates than it sorts in memory in the same order', async () => {

@@ -113,29 +113,36 @@ export function tooManyCandidates(rows: readonly SearchRow[], query: SearchSql):
 function searchSql(input: SearchQueryInput, now?: Date, candidatesMax?: number): SqlQuery {
   const params = new SqlParams();
   const inMemory = candidatesMax !== undefined;
-  // As an aggregate per row inside the candidates: an EXISTS would be planned as a join, which
-  // PostgreSQL, misjudging the candidates' number, hashes over every reader row of the subjects.
-  const where = conditions(input, params, now, inMemory);
+  const where = conditions(inMemory ? { ...input, readers: undefined } : input, params, now);
   const keys = effectiveSort(input.sort).map((key) => sortColumn(key, params));
   if (input.cursor !== undefined) {
     const values = decodeCursor(input.cursor, scopeOf(input));
     where.push(seek(keys.map((key, i) => ({ ...key, value: `${params.add(values[i])}::${key.type}` }))));
   }
   const filtered = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
-  const source = inMemory
-    ? `WITH c AS MATERIALIZED (SELECT t.* FROM things t${filtered} LIMIT ${params.add(candidatesMax)}) `
-    : '';
-  const sql = [
-    source,
+  const subjects = input.readers ? params.add(input.readers) : undefined;
+  const select = [
     'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata, t.policy_id',
-    input.readers ? `, ${fullyReadableValue('t.policy_id', params.add(input.readers))} AS full_read` : '',
+    subjects ? `, ${fullyReadableValue('t.policy_id', subjects)} AS full_read` : '',
     ...keys.map((key, i) => `, ${key.text} AS sort_${i}`),
-    inMemory ? ', (SELECT count(*) FROM c) AS candidates FROM c t' : ` FROM things t${filtered}`,
-    ` ORDER BY ${keys.map((key) => `${key.expr} ${key.direction.toUpperCase()}`).join(', ')}`,
-    ` LIMIT ${params.add(input.size + 1)}`,
-    input.offset ? ` OFFSET ${params.add(input.offset)}` : '',
   ].join('');
-  return { sql, params: params.values };
+  const page = ` LIMIT ${params.add(input.size + 1)}${input.offset ? ` OFFSET ${params.add(input.offset)}` : ''}`;
+  if (!inMemory) {
+    const order = keys.map((key) => `${key.expr} ${key.direction.toUpperCase()}`).join(', ');
+    return { sql: `${select} FROM things t${filtered} ORDER BY ${order}${page}`, params: params.values };
+  }
+  // The candidates sorted, then read in that order until the page is full: only the things a page
+  // needs are checked for readability (a few dozen of up to 5,000), as an aggregate per row, since
+  // an EXISTS would be planned as a join that hashes every reader row of the subjects. OFFSET 0
+  // keeps PostgreSQL from moving that check below the sort.
+  const candidates = `WITH c AS MATERIALIZED (SELECT t.* FROM things t${filtered} LIMIT ${params.add(candidatesMax)}) `;
+  const order = keys.map((key, i) => `o_${i} ${key.direction.toUpperCase()}`).join(', ');
+  const sorted = `(SELECT t.*, ${keys.map((key, i) => `${key.expr} AS o_${i}`).join(', ')} FROM c t ORDER BY ${order} OFFSET 0) t`;
+  const readable = subjects ? ` WHERE ${readableValue('t.policy_id', subjects)}` : '';
+  return {
+    sql: `${candidates}${select}, (SELECT count(*) FROM c) AS candidates FROM ${sorted}${readable} ORDER BY ${order}${page}`,
+    params: params.values,
+  };
 }
 
 /** An `eq` or `in` on a fixed path at the filter's top, alone or in an `and`: see SORT_CANDIDATES_MAX. */
@@ -221,15 +228,11 @@ function conditions(
   input: Pick<SearchQueryInput, 'filter' | 'namespaces' | 'readers'>,
   params: SqlParams,
   now?: Date,
-  perRow = false,
 ) {
   const where: string[] = [];
   if (input.filter) where.push(compileRql(input.filter, params, now));
   if (input.namespaces) where.push(`t.namespace = ANY(${params.add(input.namespaces)}::text[])`);
-  if (input.readers) {
-    const subjects = params.add(input.readers);
-    where.push(perRow ? readableValue('t.policy_id', subjects) : readableBy('t.policy_id', subjects));
-  }
+  if (input.readers) where.push(readableBy('t.policy_id', params.add(input.readers)));
   return where;
 }
 
