@@ -18,7 +18,7 @@ import {
   type SearchRow,
   type SortKey,
 } from './search/index.js';
-import { parseFields, thingView, type FieldSelector } from './thing-view.js';
+import { parseFields, selectsMetadata, thingView, type FieldSelector } from './thing-view.js';
 import { toStoredThing, TwinsRepository } from './twins.repository.js';
 
 /** The parameters of Ditto's search, as strings from a query or a form. */
@@ -63,6 +63,7 @@ export class SearchService {
       filter: params.filter ? parseRql(params.filter) : undefined,
       namespaces: parseNamespaces(params.namespaces),
       readers: auth?.subjects,
+      metadata: selectsMetadata(fields),
       ...parseSearchOptions(params.option),
     };
     const query = buildSearchQuery(input);
@@ -93,7 +94,7 @@ export class SearchService {
     if (!auth) return whole;
     const partial = await this.repo.search(
       this.tx.bounded,
-      buildPartialQuery({ ...input, readers: auth.subjects }, MAX_PARTIAL_COUNT + 1),
+      buildPartialQuery({ ...input, readers: auth.subjects, metadata: false }, MAX_PARTIAL_COUNT + 1),
     );
     if (partial.length > MAX_PARTIAL_COUNT) {
       throw Errors.searchOptionInvalid(

@@ -1,5 +1,5 @@
 import { metadataView } from './metadata.js';
-import { parseFieldSelector, selectFields } from './model/fields.js';
+import { parseFieldSelector, selectFields, WILDCARD } from './model/fields.js';
 import { regularFields } from './model/thing-fields.js';
 import type { StoredThing } from './twin.types.js';
 
@@ -12,17 +12,24 @@ export type FieldSelector = ReturnType<typeof parseFieldSelector>;
 export function thingView(t: StoredThing, selector?: FieldSelector): Record<string, unknown> {
   const doc = regularFields(t.doc);
   if (!selector) return doc;
-  return selectFields(
-    {
-      ...doc,
-      _namespace: t.namespace,
-      _revision: t.revision,
-      _created: t.created,
-      _modified: t.modified,
-      _metadata: metadataView(t.metadata),
-    },
-    selector,
-  );
+  const view: Record<string, unknown> = {
+    ...doc,
+    _namespace: t.namespace,
+    _revision: t.revision,
+    _created: t.created,
+    _modified: t.modified,
+  };
+  // The metadata tree is built leaf by leaf from the stored leaf times: only when asked for.
+  if (selectsMetadata(selector)) view._metadata = metadataView(t.metadata);
+  return selectFields(view, selector);
+}
+
+/**
+ * Whether a view with this selector shows `_metadata`; reads that say no need not load it
+ * (a thing's leaf times are stored beside its document and are often larger).
+ */
+export function selectsMetadata(selector: FieldSelector | undefined): boolean {
+  return selector?.pointers.some((p) => p[0] === '_metadata' || p[0] === WILDCARD) ?? false;
 }
 
 export function parseFields(fields: string | undefined): FieldSelector | undefined {

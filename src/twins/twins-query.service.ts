@@ -9,7 +9,7 @@ import { getAt, toPointer, isJsonObject } from './model/json-pointer.js';
 import { parseThingId } from './model/thing-id.js';
 import { classifyPath, notFoundCodeFor } from './model/thing-validation.js';
 import { checkPreconditions, entityTag } from './preconditions.js';
-import { thingView, type FieldSelector } from './thing-view.js';
+import { selectsMetadata, thingView, type FieldSelector } from './thing-view.js';
 import { readableOr404 } from './twin-access.js';
 import type { Preconditions, StoredThing } from './twin.types.js';
 import { TwinsRepository } from './twins.repository.js';
@@ -43,7 +43,7 @@ export class TwinsQueryService {
     parseThingId(thingId);
     if (path.length > 0) classifyPath(path);
     auth = enforced(auth);
-    const thing = await this.repo.findOne(this.tx.db, thingId);
+    const thing = await this.repo.findOne(this.tx.db, thingId, { metadata: selectsMetadata(fields) });
     if (!thing) {
       checkPreconditions({ exists: false }, pre, true);
       throw Errors.thingNotFound(thingId);

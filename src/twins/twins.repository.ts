@@ -14,6 +14,9 @@ interface ThingRow {
 }
 
 const COLUMNS = 'thing_id, namespace, doc, revision, created_at, modified_at, metadata';
+/** COLUMNS for a read whose answer shows no metadata: the row keeps its shape, metadata empty. */
+const COLUMNS_NO_METADATA =
+  'thing_id, namespace, doc, revision, created_at, modified_at, NULL::jsonb AS metadata';
 
 export function toStoredThing(r: Omit<ThingRow, 'doc'> & { doc: unknown }): StoredThing {
   return {
@@ -106,8 +109,10 @@ export class TwinsRepository {
     await tx.query('DELETE FROM things WHERE thing_id = ANY($1::text[])', [thingIds]);
   }
 
-  async findOne(db: Tx, thingId: string): Promise<StoredThing | null> {
-    const rows = await db.query<ThingRow>(`SELECT ${COLUMNS} FROM things WHERE thing_id = $1`, [thingId]);
+  /** With `metadata: false` the thing comes back with empty metadata (see selectsMetadata). */
+  async findOne(db: Tx, thingId: string, opts: { metadata?: boolean } = {}): Promise<StoredThing | null> {
+    const columns = opts.metadata === false ? COLUMNS_NO_METADATA : COLUMNS;
+    const rows = await db.query<ThingRow>(`SELECT ${columns} FROM things WHERE thing_id = $1`, [thingId]);
     return rows[0] ? toStoredThing(rows[0]) : null;
   }
 

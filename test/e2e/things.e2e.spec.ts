@@ -65,6 +65,24 @@ describe('things CRUD as in Ditto', () => {
     expect(wild.body).toEqual({ features: { light: { properties: { on: false } } } });
   });
 
+  it('_metadata is in the answer exactly when fields name it, by id and in search', async () => {
+    const byId = await api().get(base).query({ fields: 'thingId,_metadata' }).expect(200);
+    const metadata = byId.body._metadata as Record<string, Record<string, unknown>>;
+    expect(Object.keys(metadata.attributes)).toEqual(expect.arrayContaining(['manufacturer', 'location']));
+    expect(metadata.features).toBeDefined();
+    const search = (query: Record<string, string>) =>
+      api().get('/api/2/search/things').query(query).expect(200);
+    // An indexed equality (candidates sorted in memory) and a plain listing (the ordered query).
+    for (const filter of ['eq(attributes/manufacturer,"ACME")', `eq(thingId,"${ID}")`]) {
+      const withMeta = await search({ filter, fields: 'thingId,_metadata' });
+      expect(withMeta.body.items).toEqual([{ thingId: ID, _metadata: metadata }]);
+      const without = await search({ filter, fields: 'thingId,_revision' });
+      expect(without.body.items).toEqual([{ thingId: ID, _revision: 2 }]);
+    }
+    const plain = await api().get(base).query({ fields: 'thingId,attributes/manufacturer' }).expect(200);
+    expect(plain.body).toEqual({ thingId: ID, attributes: { manufacturer: 'ACME' } });
+  });
+
   it('sub-resources: PUT 201 then 204, GET, DELETE, then Ditto not-found codes', async () => {
     const created = await api().put(`${base}/attributes/serial`).send('"SN-1"').type('json').expect(201);
     expect(created.body).toBe('SN-1');

@@ -23,6 +23,7 @@ export {
   SORT_CANDIDATES_MAX,
   toPage,
   tooManyCandidates,
+  withoutCountRow,
 } from './search.query.js';
 export { matchesRql } from './rql-match.js';
 export type { SearchPage, SearchQueryInput, SearchRow, SearchSql, SqlQuery } from './search.query.js';

@@ -43,6 +43,8 @@ export interface SearchQueryInput {
   offset?: number;
   /** See SORT_CANDIDATES_MAX (tests lower it). */
   candidatesMax?: number;
+  /** False: rows come with `metadata` NULL, for answers that do not show `_metadata`. */
+  metadata?: boolean;
 }
 
 export interface SqlQuery {
@@ -103,6 +105,11 @@ export function buildSearchQuery(input: SearchQueryInput, now?: Date): SearchSql
   return { ...searchSql(input, now, candidatesMax), fallback: ordered, candidatesMax };
 }
 
+/** The things among `rows`: a query with a fallback answers an empty page as a row of NULLs. */
+export function withoutCountRow(rows: SearchRow[]): SearchRow[] {
+  return rows.length === 1 && (rows[0].thing_id as string | null) === null ? [] : rows;
+}
+
 /** Whether `rows` of a query with a fallback came from too many candidates to be the answer. */
 export function tooManyCandidates(rows: readonly SearchRow[], query: SearchSql): boolean {
   if (!query.fallback || query.candidatesMax === undefined || rows.length === 0) return false;
@@ -122,7 +129,7 @@ function searchSql(input: SearchQueryInput, now?: Date, candidatesMax?: number):
   const filtered = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
   const subjects = input.readers ? params.add(input.readers) : undefined;
   const select = [
-    'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata, t.policy_id',
+    thingColumns(input.metadata),
     subjects ? `, ${fullyReadableValue('t.policy_id', subjects)} AS full_read` : '',
     ...keys.map((key, i) => `, ${key.text} AS sort_${i}`),
   ].join('');
@@ -134,15 +141,30 @@ function searchSql(input: SearchQueryInput, now?: Date, candidatesMax?: number):
   // The candidates sorted, then read in that order until the page is full: only the things a page
   // needs are checked for readability (a few dozen of up to 5,000), as an aggregate per row, since
   // an EXISTS would be planned as a join that hashes every reader row of the subjects. OFFSET 0
-  // keeps PostgreSQL from moving that check below the sort.
-  const candidates = `WITH c AS MATERIALIZED (SELECT t.* FROM things t${filtered} LIMIT ${params.add(candidatesMax)}) `;
-  const order = keys.map((key, i) => `o_${i} ${key.direction.toUpperCase()}`).join(', ');
-  const sorted = `(SELECT t.*, ${keys.map((key, i) => `${key.expr} AS o_${i}`).join(', ')} FROM c t ORDER BY ${order} OFFSET 0) t`;
-  const readable = subjects ? ` WHERE ${readableValue('t.policy_id', subjects)}` : '';
+  // keeps PostgreSQL from moving that check below the sort. The candidates carry only their id,
+  // policy and sort values: documents are read for the page alone, not copied and sorted by the
+  // thousand.
+  const sortValues = keys.map((key, i) => `${key.expr} AS o_${i}`).join(', ');
+  const candidates = `WITH c AS MATERIALIZED (SELECT t.thing_id, t.policy_id, ${sortValues} FROM things t${filtered} LIMIT ${params.add(candidatesMax)})`;
+  const order = (alias: string) =>
+    keys.map((key, i) => `${alias}o_${i} ${key.direction.toUpperCase()}`).join(', ');
+  const readable = subjects ? ` WHERE ${readableValue('c.policy_id', subjects)}` : '';
+  const pageRows = `, p AS (SELECT c.* FROM (SELECT * FROM c ORDER BY ${order('')} OFFSET 0) c${readable} ORDER BY ${order('')}${page}) `;
+  // The count comes even with an empty page (one row of NULLs, which toPage drops): the first
+  // candidates may all be unreadable while readable matches lie beyond the cap. Each page row is
+  // read by its id (OFFSET 0: not planned as a join, which on a small table hashes all of it).
+  const counted =
+    '(SELECT count(*) AS candidates FROM c) k LEFT JOIN (p CROSS JOIN LATERAL' +
+    ' (SELECT * FROM things t WHERE t.thing_id = p.thing_id OFFSET 0) t) ON true';
   return {
-    sql: `${candidates}${select}, (SELECT count(*) FROM c) AS candidates FROM ${sorted}${readable} ORDER BY ${order}${page}`,
+    sql: `${candidates}${pageRows}${select}, k.candidates FROM ${counted} ORDER BY ${order('p.')}`,
     params: params.values,
   };
+}
+
+/** The columns of a stored thing; its leaf times (often larger than the document) only if wanted. */
+function thingColumns(metadata = true): string {
+  return `SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, ${metadata ? 't.metadata' : 'NULL::jsonb AS metadata'}, t.policy_id`;
 }
 
 /** An `eq` or `in` on a fixed path at the filter's top, alone or in an `and`: see SORT_CANDIDATES_MAX. */
@@ -171,7 +193,7 @@ export function buildCountQuery(
 
 /** The things matching the filter that `readers` may read only in part, at most `limit` of them. */
 export function buildPartialQuery(
-  input: Pick<SearchQueryInput, 'filter' | 'namespaces'> & { readers: readonly string[] },
+  input: Pick<SearchQueryInput, 'filter' | 'namespaces' | 'metadata'> & { readers: readonly string[] },
   limit: number,
   now?: Date,
 ): SqlQuery {
@@ -179,7 +201,7 @@ export function buildPartialQuery(
   const where = conditions(input, params, now);
   where.push(`NOT ${fullyReadableBy('t.policy_id', params.add(input.readers))}`);
   const sql =
-    'SELECT t.thing_id, t.doc, t.revision, t.namespace, t.created_at, t.modified_at, t.metadata, t.policy_id' +
+    thingColumns(input.metadata) +
     ` FROM things t WHERE ${where.join(' AND ')} ORDER BY t.thing_id LIMIT ${params.add(limit)}`;
   return { sql, params: params.values };
 }
@@ -208,6 +230,7 @@ export interface SearchPage {
 
 /** Cuts the size+1 fetched rows to one page and says how to get the next one, if any. */
 export function toPage(rows: SearchRow[], input: SearchQueryInput): SearchPage {
+  rows = withoutCountRow(rows);
   if (rows.length <= input.size) return { rows };
   const page = rows.slice(0, input.size);
   if (input.offset !== undefined) return { rows: page, nextPageOffset: input.offset + input.size };
