@@ -7,8 +7,10 @@ import type { TwinCommand } from '../src/twins/twin.types.js';
 import { BENCH_USER, benchAuthHeaders } from './auth.js';
 import {
   benchDatabase,
+  cpuSecondsOf,
   load,
   machine,
+  postgresCpuSeconds,
   seedTwins,
   startServer,
   stopServer,
@@ -135,9 +137,15 @@ function requestsFor(things: number): { ids: string[]; searches: string[] } {
 }
 
 type Mode = 'app' | 'anon' | 'raw';
+/** CPU per request, in µs: the server process and every PostgreSQL process. */
+interface Metered extends LoadResult {
+  serverUs: number;
+  postgresUs: number;
+}
+
 interface Measured {
-  get: LoadResult;
-  search: LoadResult;
+  get: Metered;
+  search: Metered;
   /** What one GET and one search answered before the load, to see both modes answer alike. */
   probe: string;
 }
@@ -151,14 +159,31 @@ async function measure(mode: Mode, url: string, things: number): Promise<Measure
     const probe = await probeOnce(port, headers, ids[1], searches[1]);
     await load(port, ids, 2, CONNECTIONS, headers); // warm-up: JIT, pool, caches
     await load(port, searches, 2, CONNECTIONS, headers);
-    const get = await load(port, ids, SECONDS, CONNECTIONS, headers);
-    const search = await load(port, searches, SECONDS, CONNECTIONS, headers);
+    const pid = child.pid ?? 0;
+    const get = await metered(pid, () => load(port, ids, SECONDS, CONNECTIONS, headers));
+    const search = await metered(pid, () => load(port, searches, SECONDS, CONNECTIONS, headers));
     return { get, search, probe };
   } finally {
     // Requests autocannon left in flight finish before the server shuts down its pool.
     await new Promise((ok) => setTimeout(ok, 1000));
     await stopServer(child);
   }
+}
+
+/**
+ * The load's result with the CPU the server process and PostgreSQL spent per request: on two
+ * shared cores, where the rate is bounded by what both spend, this says which side to look at.
+ */
+async function metered(pid: number, run: () => Promise<LoadResult>): Promise<Metered> {
+  const server = cpuSecondsOf(pid);
+  const postgres = postgresCpuSeconds();
+  const result = await run();
+  const per = (seconds: number) => (seconds * 1e6) / Math.max(1, result.total);
+  return {
+    ...result,
+    serverUs: per(cpuSecondsOf(pid) - server),
+    postgresUs: per(postgresCpuSeconds() - postgres),
+  };
 }
 
 async function probeOnce(
@@ -173,6 +198,10 @@ async function probeOnce(
   const items = ((await search.json()) as { items?: unknown[] }).items?.length;
   await get.arrayBuffer();
   return `GET ${get.status}, search ${search.status} with ${items ?? '?'} items`;
+}
+
+function cpu(m: Metered): string {
+  return `${m.serverUs.toFixed(0)} + ${m.postgresUs.toFixed(0)}`;
 }
 
 function row(name: string, ours: LoadResult, base: LoadResult, baseName: string, target?: number): string {
@@ -248,6 +277,12 @@ try {
     console.log('platform with AUTH_ANONYMOUS=true vs bare node:http + pg:');
     console.log(row('GET /api/2/things/{id}', anon.get, raw.get, 'raw'));
     console.log(row('search eq(attributes/…)', anon.search, raw.search, 'raw'));
+    console.log('CPU per request, µs (server process + PostgreSQL):');
+    for (const kind of ['get', 'search'] as const) {
+      console.log(
+        `  ${kind.padEnd(6)} enforced ${cpu(app[kind])} | anonymous ${cpu(anon[kind])} | bare ${cpu(raw[kind])}`,
+      );
+    }
   }
   if (grown.length > 1) {
     console.log('\nhow it grows (platform enforced | bare node:http + pg):');
@@ -262,6 +297,13 @@ try {
       console.log(
         `${String(g.things).padStart(10)} | ${cell(g.app.get)} | ${g.raw.get.requestsPerSec.toFixed(0).padStart(11)} | ${ratio(g.app.get, g.raw.get)} | ` +
           `${cell(g.app.search)}    | ${g.raw.search.requestsPerSec.toFixed(0).padStart(11)} | ${ratio(g.app.search, g.raw.search)} | ${g.seedRate?.toFixed(0) ?? '—'}`,
+      );
+    }
+    console.log('\nCPU per request, µs (server process + PostgreSQL), platform enforced | bare:');
+    console.log('    things |             GET |        bare GET |          search |     bare search');
+    for (const g of grown) {
+      console.log(
+        `${String(g.things).padStart(10)} | ${cpu(g.app.get).padStart(15)} | ${cpu(g.raw.get).padStart(15)} | ${cpu(g.app.search).padStart(15)} | ${cpu(g.raw.search).padStart(15)}`,
       );
     }
   }

@@ -103,21 +103,43 @@ async function startRaw(): Promise<{ port: number; produce: Produce }> {
   return { port: (wss.address() as { port: number }).port, produce };
 }
 
-/** Changes at `rate` per second for `seconds`, one batch per tick; late ticks catch up. */
-async function run(produce: Produce, rate: number, seconds: number): Promise<number> {
+/** How long making each tick's batch took (the transaction, for the platform), and the largest batch. */
+export interface WriteTimes {
+  p50: number;
+  p99: number;
+  max: number;
+  largestBatch: number;
+}
+
+/**
+ * Changes at `rate` per second for `seconds`, one batch per tick; late ticks catch up. A change's
+ * time starts before its batch is written, so a slow commit shows in its latency (and makes the
+ * next batch larger).
+ */
+async function run(
+  produce: Produce,
+  rate: number,
+  seconds: number,
+): Promise<{ made: number; write: WriteTimes }> {
   const start = now();
   const end = start + seconds * 1000;
   let made = 0;
+  const took: number[] = [];
+  let largestBatch = 0;
   while (now() < end) {
     const due = Math.floor(((now() - start) / 1000) * rate) - made;
     if (due > 0) {
       const t = now();
       await produce(Array.from({ length: due }, (_, k) => ({ thing: (made + k) % THINGS, t, i: made + k })));
+      took.push(now() - t);
+      largestBatch = Math.max(largestBatch, due);
       made += due;
     }
     await new Promise((ok) => setTimeout(ok, TICK_MS));
   }
-  return made;
+  took.sort((a, b) => a - b);
+  const at = (q: number) => took[Math.min(took.length - 1, Math.floor(q * took.length))] ?? 0;
+  return { made, write: { p50: at(0.5), p99: at(0.99), max: at(1), largestBatch } };
 }
 
 const target = mode === 'app' ? await startApp() : await startRaw();
@@ -131,7 +153,7 @@ process.on('message', (m: { rate: number; seconds: number } | 'cpu') => {
   }
   cpu = process.cpuUsage();
   run(target.produce, m.rate, m.seconds).then(
-    (made) => process.send?.({ made }),
+    (result) => process.send?.(result),
     (err: unknown) => {
       console.error(err);
       process.exit(1);

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { benchAuthHeaders } from './auth.js';
 import { benchDatabase, machine, startServer, stopServer } from './support.js';
+import type { WriteTimes } from './realtime-target.js';
 
 /**
  * `npm run bench:realtime`: BENCH_CLIENTS WebSocket clients on /ws/2 while changes are made at 100/s (for
@@ -55,6 +56,8 @@ interface Result {
   cpuPer1k: number;
   /** Server CPU over the run. */
   cpuMs: number;
+  /** Making the changes, per tick: part of every change's latency. */
+  write: WriteTimes;
 }
 
 class Clients {
@@ -122,8 +125,12 @@ function ask<T>(child: ChildProcess, message: unknown): Promise<T> {
   });
 }
 
-async function produce(child: ChildProcess, rate: number, seconds: number): Promise<number> {
-  return (await ask<{ made: number }>(child, { rate, seconds })).made;
+async function produce(
+  child: ChildProcess,
+  rate: number,
+  seconds: number,
+): Promise<{ made: number; write: WriteTimes }> {
+  return ask<{ made: number; write: WriteTimes }>(child, { rate, seconds });
 }
 
 /** `count` 0: the same changes with nobody subscribed, for what making them costs the server. */
@@ -139,10 +146,10 @@ async function measure(mode: 'app' | 'raw', url: string, rate: number, count: nu
     );
     // Warm-up (JIT, pool, compiled policies): every thing changes at least once, all delivered.
     const warm = await produce(child, Math.max(rate, THINGS), 1);
-    await settle(clients, warm * count);
+    await settle(clients, warm.made * count);
     clients.reset();
     const start = now();
-    const made = await produce(child, rate, SECONDS);
+    const { made, write } = await produce(child, rate, SECONDS);
     await settle(clients, made * count);
     const { cpuMs } = await ask<{ cpuMs: number }>(child, 'cpu');
     const elapsed = (Math.max(clients.last, start + SECONDS * 1000) - start) / 1000;
@@ -156,6 +163,7 @@ async function measure(mode: 'app' | 'raw', url: string, rate: number, count: nu
       closed: clients.closed,
       cpuPer1k: (cpuMs / clients.delivered) * 1000,
       cpuMs,
+      write,
     };
   } finally {
     clients.close();
@@ -191,7 +199,8 @@ function row(ours: Result, raw: Result, writes: Result, clients: number): string
     `${n(clients, 5)} clients ${n(ours.rate, 5)}/s (made ${n(ours.made / SECONDS, 5)}/s) | platform ${n(ours.perSec)} ev/s p50 ${ms(ours.p50)} ms p99 ${ms(ours.p99)} ms ${ms(ours.cpuPer1k)} cpu-ms/1k` +
     ` | raw ws ${n(raw.perSec)} ev/s p50 ${ms(raw.p50)} ms p99 ${ms(raw.p99)} ms ${ms(raw.cpuPer1k)} cpu-ms/1k` +
     ` | ratio ev/s ${(ours.perSec / raw.perSec).toFixed(2)}, p50 ×${(ours.p50 / raw.p50).toFixed(1)}, p99 ×${(ours.p99 / raw.p99).toFixed(1)}, cpu ×${(ours.cpuPer1k / raw.cpuPer1k).toFixed(1)}` +
-    ` | fan-out alone ${ms(fanout)} cpu-ms/1k ×${(fanout / raw.cpuPer1k).toFixed(1)} (writes alone ${n(writes.cpuMs / SECONDS, 0)} cpu-ms/s)${lost}`
+    ` | fan-out alone ${ms(fanout)} cpu-ms/1k ×${(fanout / raw.cpuPer1k).toFixed(1)} (writes alone ${n(writes.cpuMs / SECONDS, 0)} cpu-ms/s)` +
+    ` | platform's batch commits p50 ${ms(ours.write.p50)} p99 ${ms(ours.write.p99)} max ${ms(ours.write.max)} ms, largest ${ours.write.largestBatch} changes${lost}`
   );
 }
 

@@ -1,6 +1,6 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,8 @@ export async function stopServer(child: ChildProcess): Promise<void> {
 
 export interface LoadResult {
   requestsPerSec: number;
+  /** Requests answered in all. */
+  total: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -105,6 +107,7 @@ export async function load(
   });
   return {
     requestsPerSec: result.requests.average,
+    total: result.requests.total,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
@@ -172,6 +175,27 @@ export function cpuSecondsOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU seconds used so far by every PostgreSQL process of this machine (the server's backends, the
+ * pool's among them, and its background workers): the benchmarks' database is the machine's or
+ * the embedded one, both named `postgres`. Backends that end in between are not counted.
+ */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      total += cpuSecondsOf(pid);
+    } catch {
+      // Gone between listing and reading.
+    }
+  }
+  return total;
 }
 
 export function freePort(): Promise<number> {
