@@ -177,24 +177,31 @@ export function cpuSecondsOf(pid: number): number {
   }
 }
 
-/**
- * CPU seconds used so far by every PostgreSQL process of this machine (the server's backends, the
- * pool's among them, and its background workers): the benchmarks' database is the machine's or
- * the embedded one, both named `postgres`. Backends that end in between are not counted.
- */
-export function postgresCpuSeconds(): number {
-  let total = 0;
+/** CPU seconds used so far by each PostgreSQL process of this machine, by pid. */
+export function postgresCpu(): Map<number, number> {
+  const used = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
-      total += cpuSecondsOf(pid);
+      used.set(pid, cpuSecondsOf(pid));
     } catch {
       // Gone between listing and reading.
     }
   }
+  return used;
+}
+
+/**
+ * CPU seconds PostgreSQL used since `before` (a postgresCpu() reading): the benchmarks' database is
+ * the machine's or the embedded one, both named `postgres`. A process that ended in between
+ * (an autovacuum worker, say) is left out rather than subtracted.
+ */
+export function postgresCpuSince(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of postgresCpu()) total += seconds - (before.get(pid) ?? 0);
   return total;
 }
 
