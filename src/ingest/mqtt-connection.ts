@@ -31,6 +31,8 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
   private epoch = 0;
   private failures = 0;
   private corked = false;
+  /** Set once the shutdown ends the connection: its close is then no loss to warn about. */
+  private ending = false;
   private subscribedEpoch = -1;
   private subscribedOnce!: () => void;
   /** Resolves once the device topics are subscribed for the first time. */
@@ -104,7 +106,11 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
       );
     });
     client.on('close', () => {
-      if (this.stats.brokerConnected) this.logger.warn(`lost the connection to ${shown}; reconnecting`);
+      if (this.ending) {
+        if (this.stats.brokerConnected) this.logger.log(`disconnected from ${shown} for the shutdown`);
+      } else if (this.stats.brokerConnected) {
+        this.logger.warn(`lost the connection to ${shown}; reconnecting`);
+      }
       this.stats.brokerConnected = false;
       // Capped exponential backoff on top of mqtt.js's fixed reconnect period.
       this.failures++;
@@ -141,6 +147,7 @@ export class MqttConnection implements OnApplicationBootstrap, BeforeApplication
     await this.batcher.stop();
     if (!client) return;
     // A graceful end flushes pending desired-state publishes; a dead broker must not hold up shutdown.
+    this.ending = true;
     const timeout = new Promise<void>((ok) => setTimeout(ok, 2000).unref());
     await Promise.race([client.endAsync(false), timeout]);
     if (!client.disconnected) await client.endAsync(true);
