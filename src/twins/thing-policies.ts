@@ -14,7 +14,7 @@ export class ThingPolicies implements ThingPolicyLookup {
 
   async policyIdOf(thingId: string): Promise<{ policyId: string; namespace: string } | null> {
     if (!isValidThingId(thingId)) return null;
-    const thing = await this.repo.findOne(this.tx.db, thingId);
+    const thing = await this.repo.findOne(this.tx.db, thingId, { metadata: false });
     return thing ? { policyId: thing.doc.policyId, namespace: thing.namespace } : null;
   }
 }
