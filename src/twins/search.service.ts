@@ -12,8 +12,8 @@ import {
   parseNamespaces,
   parseRql,
   parseSearchOptions,
+  runSearch,
   toPage,
-  tooManyCandidates,
   type SearchQueryInput,
   type SearchRow,
   type SortKey,
@@ -66,11 +66,7 @@ export class SearchService {
       metadata: selectsMetadata(fields),
       ...parseSearchOptions(params.option),
     };
-    const query = buildSearchQuery(input);
-    let rows = await this.repo.search(this.tx.bounded, query);
-    if (query.fallback && tooManyCandidates(rows, query)) {
-      rows = await this.repo.search(this.tx.bounded, query.fallback);
-    }
+    const rows = await runSearch(buildSearchQuery(input), (q) => this.repo.search(this.tx.bounded, q));
     const page = toPage(rows, input);
     const items: Record<string, unknown>[] = [];
     for (const row of page.rows) {

@@ -6,9 +6,9 @@ import {
   buildSearchQuery,
   parseRql,
   parseSearchOptions,
+  runSearch,
   toPage,
   tooManyCandidates,
-  withoutCountRow,
   type SearchQueryInput,
   type SearchRow,
 } from '../../src/twins/search/index.js';
@@ -114,10 +114,10 @@ function request(filter?: string, option = 'size(200)', namespaces?: string[]): 
 
 /** As the search service runs it: the fallback when the filter had too many candidates. */
 async function rows(input: SearchQueryInput): Promise<SearchRow[]> {
-  const q = buildSearchQuery(input);
-  const first = (await client.query(q.sql, q.params)).rows as SearchRow[];
-  if (!q.fallback || !tooManyCandidates(first, q)) return withoutCountRow(first);
-  return (await client.query(q.fallback.sql, q.fallback.params)).rows as SearchRow[];
+  return runSearch(
+    buildSearchQuery(input),
+    async (q) => (await client.query(q.sql, q.params)).rows as SearchRow[],
+  );
 }
 
 async function search(filter?: string, option?: string, namespaces?: string[]): Promise<string[]> {

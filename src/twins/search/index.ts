@@ -22,8 +22,8 @@ export {
   nextCursor,
   SORT_CANDIDATES_MAX,
   toPage,
+  runSearch,
   tooManyCandidates,
-  withoutCountRow,
 } from './search.query.js';
 export { matchesRql } from './rql-match.js';
 export type { SearchPage, SearchQueryInput, SearchRow, SearchSql, SqlQuery } from './search.query.js';

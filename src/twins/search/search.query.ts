@@ -105,8 +105,17 @@ export function buildSearchQuery(input: SearchQueryInput, now?: Date): SearchSql
   return { ...searchSql(input, now, candidatesMax), fallback: ordered, candidatesMax };
 }
 
-/** The things among `rows`: a query with a fallback answers an empty page as a row of NULLs. */
-export function withoutCountRow(rows: SearchRow[]): SearchRow[] {
+/**
+ * Runs a search query as it must be run (`run` executes one statement): the fallback when the
+ * candidates were too many, and without the row of NULLs with which the candidate form answers
+ * an empty page (it carries the count).
+ */
+export async function runSearch(
+  query: SearchSql,
+  run: (q: SqlQuery) => Promise<SearchRow[]>,
+): Promise<SearchRow[]> {
+  const rows = await run(query);
+  if (query.fallback && tooManyCandidates(rows, query)) return run(query.fallback);
   return rows.length === 1 && (rows[0].thing_id as string | null) === null ? [] : rows;
 }
 
@@ -150,7 +159,7 @@ function searchSql(input: SearchQueryInput, now?: Date, candidatesMax?: number):
     keys.map((key, i) => `${alias}o_${i} ${key.direction.toUpperCase()}`).join(', ');
   const readable = subjects ? ` WHERE ${readableValue('c.policy_id', subjects)}` : '';
   const pageRows = `, p AS (SELECT c.* FROM (SELECT * FROM c ORDER BY ${order('')} OFFSET 0) c${readable} ORDER BY ${order('')}${page}) `;
-  // The count comes even with an empty page (one row of NULLs, which toPage drops): the first
+  // The count comes even with an empty page (one row of NULLs, which runSearch drops): the first
   // candidates may all be unreadable while readable matches lie beyond the cap. Each page row is
   // read by its id (OFFSET 0: not planned as a join, which on a small table hashes all of it).
   const counted =
@@ -230,7 +239,6 @@ export interface SearchPage {
 
 /** Cuts the size+1 fetched rows to one page and says how to get the next one, if any. */
 export function toPage(rows: SearchRow[], input: SearchQueryInput): SearchPage {
-  rows = withoutCountRow(rows);
   if (rows.length <= input.size) return { rows };
   const page = rows.slice(0, input.size);
   if (input.offset !== undefined) return { rows: page, nextPageOffset: input.offset + input.size };
