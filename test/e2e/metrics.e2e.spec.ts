@@ -124,13 +124,16 @@ describe('GET /metrics', () => {
 
   it("reports the journal feed's head, dispatched seq and lag", async () => {
     await request(t.baseUrl).put(`/api/2/things/${ns}:lag-1`).set(authHeaders()).send({}).expect(201);
+    // The write's seq, read before scraping: earlier tests' devices may still commit later ones.
+    const { rows } = await t.db.query<{ seq: string }>('SELECT max(seq)::text AS seq FROM journal');
+    const written = Number(rows[0].seq);
     const samples = await waitFor('the feed to dispatch the write', async () => {
       const s = await scrape();
-      return sample(s, 'twin_journal_feed_lag') === 0 ? s : undefined;
+      const caughtUp = (sample(s, 'twin_journal_dispatched_seq') ?? 0) >= written;
+      return caughtUp && sample(s, 'twin_journal_feed_lag') === 0 ? s : undefined;
     });
-    const { rows } = await t.db.query<{ seq: string }>('SELECT max(seq)::text AS seq FROM journal');
-    expect(sample(samples, 'twin_journal_head_seq')).toBeGreaterThanOrEqual(Number(rows[0].seq));
-    expect(sample(samples, 'twin_journal_dispatched_seq')).toBeGreaterThanOrEqual(Number(rows[0].seq));
+    expect(sample(samples, 'twin_journal_head_seq')).toBeGreaterThanOrEqual(written);
+    expect(sample(samples, 'twin_journal_dispatched_seq')).toBeGreaterThanOrEqual(written);
     expect(sample(samples, 'twin_journal_feed_listening')).toBe(1);
   });
 
