@@ -67,7 +67,10 @@ class Subscriber implements FeedSubscription {
  * sends at commit (so changes made by other replicas arrive too) and, sooner, on the in-process
  * event bus. Because seqs become visible in commit order, reading from the last seq can never skip
  * a row; the notification payload is only a hint. Subscribers may ask for a replay from any seq and
- * are switched to live delivery with no gap and no duplicate.
+ * are switched to live delivery with no gap and no duplicate. Without one they get what is
+ * committed after they subscribed, as far as this process knows (its own commits and those
+ * announced to it), even while the feed is still reading earlier ones, as a client that opens a
+ * stream after a change was acknowledged expects.
  */
 @Injectable()
 export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
@@ -80,6 +83,12 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
   private again = false;
   /** The highest seq known to be committed without reading it (bus entries, NOTIFY payloads). */
   private hint: string | undefined;
+  /**
+   * The highest seq known to be committed, read or not; unlike the hint never cleared. A live
+   * subscriber starts here, so a change acknowledged before it subscribed is not delivered to it
+   * late, while the feed is still reading that change.
+   */
+  private known = '0';
   private listener?: pg.Client;
   private retryMs = RETRY_MIN_MS;
   private retryTimer?: NodeJS.Timeout;
@@ -101,6 +110,7 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
     await this.connect();
     this.unsubscribeBus = this.bus.subscribe((entries) => this.trigger(entries[entries.length - 1]?.seq));
     this.lastSeq = await this.journal.headSeq();
+    this.noteCommitted(this.lastSeq);
     this.started = true;
     this.markReady();
     this.trigger();
@@ -129,7 +139,7 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   subscribe(listener: FeedListener, options: FeedOptions = {}): FeedSubscription {
-    const sub = new Subscriber(listener, options.from ?? this.lastSeq, (s) => this.subscribers.delete(s));
+    const sub = new Subscriber(listener, options.from ?? this.liveStart, (s) => this.subscribers.delete(s));
     this.subscribers.add(sub);
     if (options.from === undefined && this.started) {
       sub.live = true;
@@ -146,7 +156,7 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
   /** Reads the journal after the subscriber's cursor until it has caught up with the live feed. */
   private async replay(sub: Subscriber, fromHead: boolean): Promise<void> {
     await this.ready;
-    if (fromHead) sub.cursor = this.lastSeq;
+    if (fromHead) sub.cursor = this.liveStart;
     for (;;) {
       if (sub.closed) return;
       // Checked and switched without an await in between, so no live dispatch can slip past.
@@ -166,9 +176,19 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /** Where a subscriber without a replay seq starts: after every change known to be committed. */
+  private get liveStart(): string {
+    return seqAfter(this.known, this.lastSeq) ? this.known : this.lastSeq;
+  }
+
+  private noteCommitted(seq: string): void {
+    if (seqAfter(seq, this.known)) this.known = seq;
+  }
+
   private trigger(committed?: string): void {
-    if (committed !== undefined && (this.hint === undefined || seqAfter(committed, this.hint))) {
-      this.hint = committed;
+    if (committed !== undefined) {
+      this.noteCommitted(committed);
+      if (this.hint === undefined || seqAfter(committed, this.hint)) this.hint = committed;
     }
     if (!this.started || this.stopped) return;
     if (this.pumping) {

@@ -233,24 +233,24 @@ interface Trouble {
   calls: string[];
 }
 
-function watch(page: Page): Trouble {
+/** `step` names the step under way, so a failure says when each problem happened. */
+function watch(page: Page, step: () => string): Trouble {
   const trouble: Trouble = { problems: [], calls: [] };
+  const problem = (p: string) => trouble.problems.push(`${p} (during "${step()}")`);
   page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'assert')
-      trouble.problems.push(`console ${m.type()}: ${m.text()}`);
+    if (m.type() === 'error' || m.type() === 'assert') problem(`console ${m.type()}: ${m.text()}`);
   });
-  page.on('pageerror', (e) => trouble.problems.push(`page error: ${e.message}`));
+  page.on('pageerror', (e) => problem(`page error: ${e.message}`));
   page.on('requestfailed', (r) => {
     const reason = r.failure()?.errorText ?? '';
     // The UI closes event streams itself (another thing selected, the oldest revision found).
     if (reason === 'net::ERR_ABORTED' && r.headers().accept === 'text/event-stream') return;
-    trouble.problems.push(`request failed: ${r.method()} ${r.url()} ${reason}`);
+    problem(`request failed: ${r.method()} ${r.url()} ${reason}`);
   });
   page.on('response', (r) => {
     if (r.url().startsWith(t.baseUrl)) trouble.calls.push(`${r.status()} ${r.request().method()} ${r.url()}`);
     // No step of this journey expects an error answer.
-    if (r.status() >= 400)
-      trouble.problems.push(`unexpected ${r.status()}: ${r.request().method()} ${r.url()}`);
+    if (r.status() >= 400) problem(`unexpected ${r.status()}: ${r.request().method()} ${r.url()}`);
   });
   return trouble;
 }
@@ -289,8 +289,8 @@ it('works unchanged against the platform: search, edit, live, time travel, histo
 
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
-  const trouble = watch(page);
   let step = 'open the UI';
+  const trouble = watch(page, () => step);
   try {
     await page.goto(
       `${uiOrigin}/index.html?environmentsURL=/ui-environments.json&primaryEnvironmentName=local`,

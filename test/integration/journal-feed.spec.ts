@@ -160,4 +160,38 @@ describe('JournalFeed', () => {
       reads.mockRestore();
     }
   });
+
+  it('a new subscriber does not get a change acknowledged before it subscribed, though the feed still reads it', async () => {
+    const feed = a.app.get(JournalFeed);
+    const journal = a.app.get(JournalService);
+    const early: JournalEntry[] = [];
+    const earlySub = feed.subscribe(
+      (entries) => void early.push(...entries.filter((e) => e.thingId.startsWith('feed.acked:'))),
+    );
+    // Hold the feed's reads, as a loaded database would, until the late subscriber is in.
+    let release!: () => void;
+    const held = new Promise<void>((ok) => (release = ok));
+    const read = journal.readAfter.bind(journal);
+    const reads = jest.spyOn(journal, 'readAfter').mockImplementation(async (...args) => {
+      await held;
+      return read(...args);
+    });
+    try {
+      await write(a, 'feed.acked', 0, 3);
+      const late: JournalEntry[] = [];
+      const lateSub = feed.subscribe(
+        (entries) => void late.push(...entries.filter((e) => e.thingId.startsWith('feed.acked:'))),
+      );
+      release();
+      await until('the first subscriber sees the three creations', () => early.length >= 3);
+      await a.app.get(TwinsService).applyMany([modify('feed.acked:t0', 1)]);
+      await until('both see the change made after', () => early.length >= 4 && late.length >= 1);
+      expect(late.map((e) => [e.thingId, e.revision])).toEqual([['feed.acked:t0', 2]]);
+      lateSub.close();
+    } finally {
+      release();
+      reads.mockRestore();
+      earlySub.close();
+    }
+  });
 });
