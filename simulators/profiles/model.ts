@@ -24,10 +24,14 @@ export interface Profile {
 
 export const clamp = (value: number, min: number, max: number): number => Math.min(max, Math.max(min, value));
 
-/** Sensors report a fixed resolution; unrounded floats would make every payload longer. */
+/**
+ * Sensors report a fixed resolution; unrounded floats would make every payload longer. A small
+ * negative value rounds to -0, which JSON sends as 0: `+ 0` makes the device's record of what it
+ * sent equal what arrives.
+ */
 export const round = (value: number, decimals: number): number => {
   const factor = 10 ** decimals;
-  return Math.round(value * factor) / factor;
+  return Math.round(value * factor) / factor + 0;
 };
 
 /** A desired number when it is a finite number, else undefined (wrong types are ignored). */

@@ -20,6 +20,15 @@ function fixedWeather(outdoor: number, seed = 'fixed'): EnergyModel {
   return new EnergyModel(createRng(seed), { outdoorTemperature: () => outdoor });
 }
 
+describe('energy profile: readings', () => {
+  it('reports an outdoor temperature just below zero as 0, the value JSON carries, not -0', () => {
+    const [sample] = run(fixedWeather(-0.001), WEDNESDAY, WEDNESDAY + HOUR, 60);
+    const temp = num(sample, 'weather', 'outdoorTemperature');
+    expect(Object.is(temp, 0)).toBe(true);
+    expect(JSON.parse(JSON.stringify(sample.features))).toEqual(sample.features);
+  });
+});
+
 describe('energy profile: load shape', () => {
   it('follows the daily occupancy pattern: office hours draw far more than nights', () => {
     const day = run(fixedWeather(12), WEDNESDAY, WEDNESDAY + 24 * HOUR, 60);
