@@ -12,14 +12,6 @@ export function readableBy(policyId: string, subjects: string): string {
   return `EXISTS (SELECT 1 FROM policy_readers r WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[]) AND r.reads_some)`;
 }
 
-/** readableBy as a per-row aggregate: never planned as a join (see fullyReadableValue). */
-export function readableValue(policyId: string, subjects: string): string {
-  return (
-    `COALESCE((SELECT bool_or(r.reads_some) FROM policy_readers r` +
-    ` WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[])), false)`
-  );
-}
-
 export function fullyReadableBy(policyId: string, subjects: string): string {
   return (
     `(EXISTS (SELECT 1 FROM policy_readers r WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[]) AND r.reads_all)` +
@@ -36,5 +28,19 @@ export function fullyReadableValue(policyId: string, subjects: string): string {
   return (
     `COALESCE((SELECT bool_or(r.reads_all) AND NOT bool_or(r.revokes_some) FROM policy_readers r` +
     ` WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[])), false)`
+  );
+}
+
+/**
+ * readableBy and fullyReadableValue from one index probe: a subquery with the columns `reads`
+ * and `full_read`, for a CROSS JOIN LATERAL (an aggregate answers one row, and is evaluated per
+ * row like the values above). A page that checks readability and then says which rows are read
+ * whole needs both; asking twice probed the index twice per row.
+ */
+export function readerSummary(policyId: string, subjects: string): string {
+  return (
+    `(SELECT COALESCE(bool_or(r.reads_some), false) AS reads,` +
+    ` COALESCE(bool_or(r.reads_all) AND NOT bool_or(r.revokes_some), false) AS full_read` +
+    ` FROM policy_readers r WHERE r.policy_id = ${policyId} AND r.subject = ANY(${subjects}::text[]))`
   );
 }

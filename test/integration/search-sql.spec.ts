@@ -434,6 +434,35 @@ describe('equality filters with many things', () => {
     }
   });
 
+  it('says which page rows are read whole and which only in part, sorting candidates or not', async () => {
+    // Three things: read whole; readable but with a revoke somewhere; readable, not whole.
+    await client.query(`
+      INSERT INTO policies (policy_id, namespace, doc, revision, created_at, modified_at)
+      SELECT 'many:p' || (20000 + i), 'many', '{}', 1, now(), now() FROM generate_series(1, 3) AS i`);
+    await client.query(`
+      INSERT INTO policy_readers (policy_id, subject, reads_some, reads_all, revokes_some)
+      VALUES ('many:p20001', 'nginx:reader', true, true, false), ('many:p20002', 'nginx:reader', true, true, true),
+             ('many:p20003', 'nginx:reader', true, false, false)`);
+    await client.query(`
+      INSERT INTO things (thing_id, namespace, policy_id, doc, revision, created_at, modified_at)
+      SELECT 'many:y' || i, 'many', 'many:p' || (20000 + i), '{"attributes":{"kind":"k7c"}}', 1, now(), now()
+      FROM generate_series(1, 3) AS i`);
+    try {
+      for (const candidatesMax of [5000, 1]) {
+        const input = { ...request('eq(attributes/kind,"k7c")'), readers: ['nginx:reader'], candidatesMax };
+        expect((await rows(input)).map((r) => [r.thing_id, r.full_read])).toEqual([
+          ['many:y1', true],
+          ['many:y2', false],
+          ['many:y3', false],
+        ]);
+      }
+    } finally {
+      await client.query(`DELETE FROM things WHERE thing_id LIKE 'many:y%'`);
+      await client.query(`DELETE FROM policy_readers WHERE policy_id LIKE 'many:p2000_'`);
+      await client.query(`DELETE FROM policies WHERE policy_id LIKE 'many:p2000_'`);
+    }
+  });
+
   it('pages a filter with more candidates than it sorts in memory in the same order', async () => {
     const filter = 'eq(attributes/group,"g0")';
     const expected = Array.from({ length: 5000 }, (_, k) => `many:${String((k + 1) * 2).padStart(5, '0')}`);

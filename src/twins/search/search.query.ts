@@ -3,7 +3,7 @@ import {
   fullyReadableBy,
   fullyReadableValue,
   readableBy,
-  readableValue,
+  readerSummary,
 } from '../../policies/readers-sql.js';
 import type { RqlNode } from './rql.ast.js';
 import { COLUMN_SQL, compileRql, SqlParams } from './rql.sql.js';
@@ -137,9 +137,12 @@ function searchSql(input: SearchQueryInput, now?: Date, candidatesMax?: number):
   }
   const filtered = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
   const subjects = input.readers ? params.add(input.readers) : undefined;
+  // The candidate form learns whether a page row is read whole where it checks it is readable.
+  const fullRead = (readers: string) =>
+    inMemory ? 'COALESCE(p.full_read, false)' : fullyReadableValue('t.policy_id', readers);
   const select = [
     thingColumns(input.metadata),
-    subjects ? `, ${fullyReadableValue('t.policy_id', subjects)} AS full_read` : '',
+    subjects ? `, ${fullRead(subjects)} AS full_read` : '',
     ...keys.map((key, i) => `, ${key.text} AS sort_${i}`),
   ].join('');
   const page = ` LIMIT ${params.add(input.size + 1)}${input.offset ? ` OFFSET ${params.add(input.offset)}` : ''}`;
@@ -157,8 +160,10 @@ function searchSql(input: SearchQueryInput, now?: Date, candidatesMax?: number):
   const candidates = `WITH c AS MATERIALIZED (SELECT t.thing_id, t.policy_id, ${sortValues} FROM things t${filtered} LIMIT ${params.add(candidatesMax)})`;
   const order = (alias: string) =>
     keys.map((key, i) => `${alias}o_${i} ${key.direction.toUpperCase()}`).join(', ');
-  const readable = subjects ? ` WHERE ${readableValue('c.policy_id', subjects)}` : '';
-  const pageRows = `, p AS (SELECT c.* FROM (SELECT * FROM c ORDER BY ${order('')} OFFSET 0) c${readable} ORDER BY ${order('')}${page}) `;
+  const readable = subjects
+    ? `, rd.full_read FROM (SELECT * FROM c ORDER BY ${order('')} OFFSET 0) c CROSS JOIN LATERAL ${readerSummary('c.policy_id', subjects)} rd WHERE rd.reads`
+    : ` FROM (SELECT * FROM c ORDER BY ${order('')} OFFSET 0) c`;
+  const pageRows = `, p AS (SELECT c.*${readable} ORDER BY ${order('')}${page}) `;
   // The count comes even with an empty page (one row of NULLs, which runSearch drops): the first
   // candidates may all be unreadable while readable matches lie beyond the cap. Each page row is
   // read by its id (OFFSET 0: not planned as a join, which on a small table hashes all of it).
