@@ -63,6 +63,7 @@ export class JournalRepository {
        SELECT string_agg(seq::text, ',' ORDER BY seq) AS seqs, pg_notify('${JOURNAL_CHANNEL}', max(seq)::text)
        FROM appended`,
       [entriesJson(entries), JOURNAL_APPEND_LOCK],
+      { prepare: true },
     );
     // Seqs are drawn in entry order under the lock, so ascending seq is entry order.
     const seqs = rows[0].seqs.split(',');
@@ -92,6 +93,7 @@ export class JournalRepository {
       `SELECT ${JOURNAL_COLUMNS}
        FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2`,
       [afterSeq, limit],
+      { prepare: true },
     );
     return rows.map(journalEntryOf);
   }
@@ -127,7 +129,9 @@ export class JournalRepository {
   }
 
   async headSeq(tx: Tx): Promise<string> {
-    const rows = await tx.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM journal');
+    const rows = await tx.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM journal', [], {
+      prepare: true,
+    });
     return rows[0]?.seq ?? '0';
   }
 }

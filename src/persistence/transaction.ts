@@ -4,10 +4,13 @@ import { DataSource } from 'typeorm';
 import { Errors } from '../common/errors.js';
 import { ConfigService } from '../config/config.service.js';
 import { DatabaseLocation } from './database-location.js';
+import { PreparedStatements, type QueryOptions } from './prepared-statements.js';
+
+export type { QueryOptions } from './prepared-statements.js';
 
 /** A transaction (or plain connection) repositories run their SQL on; opaque to services. */
 export interface Tx {
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]>;
 }
 
 /** Connections of a pool: open, idle among them, callers waiting for one, and the limit. */
@@ -28,6 +31,7 @@ export class TransactionRunner implements OnApplicationShutdown {
    * through its driver at runtime would need its private pool and add nothing.
    */
   private readonly pool: pg.Pool;
+  private readonly statements: PreparedStatements;
 
   constructor(
     // Injected so the migrations have run before the first query here.
@@ -36,6 +40,7 @@ export class TransactionRunner implements OnApplicationShutdown {
     @Inject(ConfigService) private readonly config: ConfigService,
   ) {
     this.pool = this.createPool(config.get('DATABASE_POOL_SIZE'), 'twin-platform');
+    this.statements = new PreparedStatements(config.get('DATABASE_PREPARED_STATEMENTS'));
   }
 
   /**
@@ -55,7 +60,7 @@ export class TransactionRunner implements OnApplicationShutdown {
     client.on('error', onError);
     try {
       await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      const result = await work(onClient(client));
+      const result = await work(onClient(client, this.statements));
       await client.query('COMMIT');
       return result;
     } catch (err) {
@@ -128,10 +133,10 @@ export class TransactionRunner implements OnApplicationShutdown {
   }
 
   private readonly boundedTx: Tx = {
-    query: async <T>(sql: string, params?: unknown[]) => {
+    query: async <T>(sql: string, params?: unknown[], options?: QueryOptions) => {
       this.queryPool ??= this.createQueryPool();
       try {
-        const result = await this.queryPool.query(sql, params);
+        const result = await this.queryPool.query(this.statements.config(sql, params, options));
         return result.rows as T[];
       } catch (err) {
         // query_canceled: the statement timeout fired.
@@ -147,8 +152,8 @@ export class TransactionRunner implements OnApplicationShutdown {
   };
 
   private readonly pooled: Tx = {
-    query: async <T>(sql: string, params?: unknown[]) => {
-      const result = await this.pool.query(sql, params);
+    query: async <T>(sql: string, params?: unknown[], options?: QueryOptions) => {
+      const result = await this.pool.query(this.statements.config(sql, params, options));
       return result.rows as T[];
     },
   };
@@ -187,10 +192,10 @@ const CONNECT_TIMEOUTS = new Set([
   'Connection terminated due to connection timeout',
 ]);
 
-function onClient(client: pg.PoolClient): Tx {
+function onClient(client: pg.PoolClient, statements: PreparedStatements): Tx {
   return {
-    query: async <T>(sql: string, params?: unknown[]) => {
-      const result = await client.query(sql, params);
+    query: async <T>(sql: string, params?: unknown[], options?: QueryOptions) => {
+      const result = await client.query(statements.config(sql, params, options));
       return result.rows as T[];
     },
   };

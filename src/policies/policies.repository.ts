@@ -42,9 +42,11 @@ function toStored(r: PolicyRow): StoredPolicy {
 @Injectable()
 export class PoliciesRepository {
   async findOne(db: Tx, policyId: string): Promise<StoredPolicy | null> {
-    const rows = await db.query<PolicyRow>(`SELECT ${COLUMNS} FROM policies WHERE policy_id = $1`, [
-      policyId,
-    ]);
+    const rows = await db.query<PolicyRow>(
+      `SELECT ${COLUMNS} FROM policies WHERE policy_id = $1`,
+      [policyId],
+      { prepare: true },
+    );
     return rows[0] ? toStored(rows[0]) : null;
   }
 
@@ -53,6 +55,7 @@ export class PoliciesRepository {
     const rows = await db.query<PolicyRow>(
       `SELECT ${COLUMNS} FROM policies WHERE policy_id = ANY($1::text[])`,
       [policyIds],
+      { prepare: true },
     );
     return rows.map(toStored);
   }
@@ -63,6 +66,7 @@ export class PoliciesRepository {
     const rows = await db.query<{ policy_id: string; revision: string }>(
       'SELECT policy_id, revision FROM policies WHERE policy_id = ANY($1::text[])',
       [policyIds],
+      { prepare: true },
     );
     return new Map(rows.map((r) => [r.policy_id, Number(r.revision)]));
   }
@@ -76,6 +80,7 @@ export class PoliciesRepository {
       `SELECT policy_id, revision FROM policies WHERE policy_id = ANY(ARRAY(
          SELECT $1::text UNION ALL SELECT imported_policy_id FROM policy_imports WHERE policy_id = $1))`,
       [policyId],
+      { prepare: true },
     );
     return new Map(rows.map((r) => [r.policy_id, Number(r.revision)]));
   }

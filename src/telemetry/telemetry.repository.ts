@@ -84,6 +84,7 @@ export class TelemetryRepository {
        LEFT JOIN telemetry_series s ON s.thing_id = i.t AND s.feature_id = i.f AND s.path = i.p
        ORDER BY i.n`,
       [input],
+      { prepare: true },
     );
     const out = rows.map((r) => ({ id: r.id, created: r.created }));
     // A series another transaction committed while this statement ran: its snapshot did not
@@ -125,6 +126,7 @@ export class TelemetryRepository {
               WITH ORDINALITY AS r(series_id, ts, seq, value, n)
          ORDER BY series_id, ts, COALESCE(seq, -1), n`,
         params,
+        { prepare: true },
       );
       await tx.query(`RELEASE SAVEPOINT ${SAVEPOINT}`);
       return rows.map((_, i) => i);

@@ -48,6 +48,7 @@ export class TwinsRepository {
       const rows = await tx.query<ThingRow>(
         `SELECT ${COLUMNS} FROM things WHERE thing_id = ANY($1::text[]) ORDER BY thing_id FOR UPDATE`,
         [thingIds],
+        { prepare: true },
       );
       return rows.map(toStoredThing);
     }
@@ -63,6 +64,7 @@ export class TwinsRepository {
              FROM things WHERE thing_id = ANY($1::text[]) ORDER BY thing_id FOR UPDATE) locked
        ORDER BY thing_id`,
       [thingIds, JSON.stringify(revisions)],
+      { prepare: true },
     );
     const states = rows.map((r) => (r.hit ? known.get(r.thing_id) : toStoredThing(r)));
     const lacking = rows.filter((r, i) => states[i]?.revision !== Number(r.revision)).map((r) => r.thing_id);
@@ -89,6 +91,7 @@ export class TwinsRepository {
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS ${RECORD}
        ON CONFLICT (thing_id) DO NOTHING RETURNING thing_id`,
       [recordsJson(sorted)],
+      { prepare: true },
     );
     return new Set(rows.map((r) => r.thing_id));
   }
@@ -101,25 +104,30 @@ export class TwinsRepository {
        FROM jsonb_to_recordset($1::jsonb) AS ${RECORD}
        WHERE t.thing_id = u.thing_id`,
       [recordsJson(things)],
+      { prepare: true },
     );
   }
 
   async removeMany(tx: Tx, thingIds: string[]): Promise<void> {
     if (thingIds.length === 0) return;
-    await tx.query('DELETE FROM things WHERE thing_id = ANY($1::text[])', [thingIds]);
+    await tx.query('DELETE FROM things WHERE thing_id = ANY($1::text[])', [thingIds], { prepare: true });
   }
 
   /** With `metadata: false` the thing comes back with empty metadata (see selectsMetadata). */
   async findOne(db: Tx, thingId: string, opts: { metadata?: boolean } = {}): Promise<StoredThing | null> {
     const columns = opts.metadata === false ? COLUMNS_NO_METADATA : COLUMNS;
-    const rows = await db.query<ThingRow>(`SELECT ${columns} FROM things WHERE thing_id = $1`, [thingId]);
+    const rows = await db.query<ThingRow>(`SELECT ${columns} FROM things WHERE thing_id = $1`, [thingId], {
+      prepare: true,
+    });
     return rows[0] ? toStoredThing(rows[0]) : null;
   }
 
   async findMany(db: Tx, thingIds: string[]): Promise<StoredThing[]> {
-    const rows = await db.query<ThingRow>(`SELECT ${COLUMNS} FROM things WHERE thing_id = ANY($1::text[])`, [
-      thingIds,
-    ]);
+    const rows = await db.query<ThingRow>(
+      `SELECT ${COLUMNS} FROM things WHERE thing_id = ANY($1::text[])`,
+      [thingIds],
+      { prepare: true },
+    );
     return rows.map(toStoredThing);
   }
 

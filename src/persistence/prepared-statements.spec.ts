@@ -1,0 +1,28 @@
+import { describe, expect, it } from '@jest/globals';
+import { PreparedStatements } from './prepared-statements.js';
+
+describe('PreparedStatements', () => {
+  it('names each marked text once, the same name every time, and leaves unmarked ones unnamed', () => {
+    const s = new PreparedStatements(true);
+    const a = s.config('SELECT 1 WHERE $1', [1], { prepare: true });
+    const b = s.config('SELECT 2 WHERE $1', [2], { prepare: true });
+    expect(a).toEqual({ name: expect.any(String), text: 'SELECT 1 WHERE $1', values: [1] });
+    expect(b.name).not.toBe(a.name);
+    expect(s.config('SELECT 1 WHERE $1', [3], { prepare: true }).name).toBe(a.name);
+    expect(s.config('SELECT 1 WHERE $1', [3])).toEqual({ text: 'SELECT 1 WHERE $1', values: [3] });
+  });
+
+  it('names nothing when switched off', () => {
+    const s = new PreparedStatements(false);
+    expect(s.config('SELECT 1', [], { prepare: true })).toEqual({ text: 'SELECT 1', values: [] });
+  });
+
+  it('stops naming past a bound, since each connection keeps what it prepared', () => {
+    const s = new PreparedStatements(true);
+    const names = Array.from({ length: 300 }, (_, i) => s.config(`SELECT ${i}`, [], { prepare: true }).name);
+    expect(new Set(names.filter(Boolean)).size).toBe(256);
+    expect(names.slice(256).every((n) => n === undefined)).toBe(true);
+    // Texts named before the bound keep their names.
+    expect(s.config('SELECT 0', [], { prepare: true }).name).toBe(names[0]);
+  });
+});

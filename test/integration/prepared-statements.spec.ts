@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { authHeaders } from '../support/auth.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { TransactionRunner } from '../../src/persistence/transaction.js';
+import { TwinsRepository } from '../../src/twins/twins.repository.js';
+
+/**
+ * The repositories' fixed statements are prepared once per connection (DATABASE_PREPARED_STATEMENTS,
+ * on by default), and keep working when the table changes under a running instance, as a newer
+ * replica's migration does during a rolling upgrade.
+ */
+let on: TestApp;
+let off: TestApp;
+const ID = 'org.prep:meter';
+
+beforeAll(async () => {
+  on = await startTestApp();
+  off = await startTestApp({ DATABASE_PREPARED_STATEMENTS: 'false' });
+});
+afterAll(async () => {
+  await on?.close();
+  await off?.close();
+});
+
+async function put(t: TestApp): Promise<void> {
+  const res = await fetch(`${t.baseUrl}/api/2/things/${ID}`, {
+    method: 'PUT',
+    headers: { ...authHeaders('alice'), 'content-type': 'application/json' },
+    body: JSON.stringify({ attributes: { kind: 'meter' } }),
+  });
+  expect(res.status).toBe(201);
+}
+
+async function get(t: TestApp): Promise<unknown> {
+  const res = await fetch(`${t.baseUrl}/api/2/things/${ID}`, { headers: authHeaders('alice') });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { attributes: unknown }).attributes;
+}
+
+/** What the connection a transaction runs on has prepared, after reading the thing on it. */
+async function preparedAfterRead(t: TestApp): Promise<string[]> {
+  return t.app.get(TransactionRunner).run(async (tx) => {
+    expect(await t.app.get(TwinsRepository).findOne(tx, ID, { metadata: false })).not.toBeNull();
+    const rows = await tx.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements');
+    return rows.map((r) => r.statement);
+  });
+}
+
+describe('prepared statements', () => {
+  it('prepares the read of a thing by id on the connection that ran it', async () => {
+    await put(on);
+    const prepared = await preparedAfterRead(on);
+    expect(prepared.some((s) => s.includes('FROM things WHERE thing_id = $1'))).toBe(true);
+  });
+
+  it('keeps answering while a migration adds and drops a column of the table', async () => {
+    for (let i = 0; i < 12; i++) expect(await get(on)).toEqual({ kind: 'meter' });
+    await on.db.query('ALTER TABLE things ADD COLUMN added_by_a_newer_replica integer');
+    try {
+      for (let i = 0; i < 12; i++) expect(await get(on)).toEqual({ kind: 'meter' });
+    } finally {
+      await on.db.query('ALTER TABLE things DROP COLUMN added_by_a_newer_replica');
+    }
+    expect(await get(on)).toEqual({ kind: 'meter' });
+  });
+
+  it('prepares nothing with DATABASE_PREPARED_STATEMENTS=false', async () => {
+    await put(off);
+    expect(await get(off)).toEqual({ kind: 'meter' });
+    expect(await preparedAfterRead(off)).toEqual([]);
+  });
+});
