@@ -12,6 +12,7 @@ import {
   provision,
   startMosquitto,
   startPlatform,
+  stopServer,
 } from './support.js';
 
 /**
@@ -303,7 +304,9 @@ async function platform(url: string, dbUrl: string, scenario: Scenario): Promise
       await Promise.all(publishers.map((c) => c.endAsync()));
     }
   } finally {
-    app.kill('SIGTERM');
+    // Stopped (its last batches committed) before the scenario stops the broker and drops the
+    // database under it, which it would report as lost connections.
+    await stopServer(app);
     await db.end().catch(() => undefined);
   }
 }

@@ -71,8 +71,10 @@ export function startServer(
   });
 }
 
+/** SIGTERM, then the child's exit (at once if it has already ended). */
 export async function stopServer(child: ChildProcess): Promise<void> {
   child.removeAllListeners('exit');
+  if (child.exitCode !== null || child.signalCode !== null) return;
   await new Promise<void>((ok) => {
     child.once('exit', () => ok());
     child.kill('SIGTERM');
