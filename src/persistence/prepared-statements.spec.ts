@@ -25,4 +25,26 @@ describe('PreparedStatements', () => {
     // Texts named before the bound keep their names.
     expect(s.config('SELECT 0', [], { prepare: true }).name).toBe(names[0]);
   });
+
+  it('names every text anew after a stale plan, once however many of its statements fail', () => {
+    const s = new PreparedStatements(true);
+    const a = s.config('SELECT a', [], { prepare: true });
+    const b = s.config('SELECT b', [], { prepare: true });
+    s.renew(a);
+    const a2 = s.config('SELECT a', [], { prepare: true });
+    expect(a2.name).toBeDefined();
+    expect(a2.name).not.toBe(a.name);
+    // b failed too, at the same time: its old name renews nothing more.
+    s.renew(b);
+    expect(s.config('SELECT a', [], { prepare: true }).name).toBe(a2.name);
+  });
+
+  it('stops naming after a few renewals rather than leaving ever more statements in each session', () => {
+    const s = new PreparedStatements(true);
+    for (let i = 0; i < 8; i++) s.renew(s.config('SELECT a', [], { prepare: true }));
+    const last = s.config('SELECT a', [], { prepare: true });
+    expect(last.name).toBeDefined();
+    s.renew(last);
+    expect(s.config('SELECT a', [], { prepare: true }).name).toBeUndefined();
+  });
 });

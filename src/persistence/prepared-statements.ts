@@ -11,6 +11,8 @@ export interface QueryOptions {
 
 /** More distinct texts than any repository has: past it statements run unnamed, as before. */
 const MAX_NAMED = 256;
+/** Renewals before naming stops altogether: each leaves the old statements in every session. */
+const MAX_RENEWALS = 8;
 
 /**
  * Names for the fixed SQL texts repositories mark `prepare`. node-postgres sends a named
@@ -19,12 +21,31 @@ const MAX_NAMED = 256;
  * thing by id that halves PostgreSQL's CPU (130 → 60 µs). Each connection keeps every statement
  * it prepared, so the names are bounded: a text beyond MAX_NAMED runs unnamed. Off
  * (DATABASE_PREPARED_STATEMENTS=false) for a pooler that cannot carry named statements, such as
- * PgBouncer before 1.21 in transaction mode.
+ * PgBouncer before 1.21 in transaction mode. A migration that changes the type of a column a
+ * statement returns makes PostgreSQL refuse that statement on every connection; the names are
+ * then renewed (`renew`) and the work retried, so a rolling upgrade costs a retry, not errors.
  */
 export class PreparedStatements {
   private readonly names = new Map<string, string>();
+  private renewals = 0;
 
-  constructor(private readonly enabled: boolean) {}
+  constructor(private enabled: boolean) {}
+
+  /**
+   * After `failed` (a config from here) failed with a stale plan (see isStalePlanError): every
+   * text gets a new name, so each connection prepares it again instead of failing on its old
+   * statement; the caller runs its statement again. Statements of an older naming that fail
+   * meanwhile renew nothing more.
+   */
+  renew(failed: pg.QueryConfig): void {
+    if (!failed.name?.startsWith(this.prefix)) return;
+    this.names.clear();
+    if (++this.renewals > MAX_RENEWALS) this.enabled = false;
+  }
+
+  private get prefix(): string {
+    return `twin_${this.renewals}_`;
+  }
 
   /** What to hand node-postgres for `sql` with `params`. */
   config(sql: string, params: unknown[] | undefined, options?: QueryOptions): pg.QueryConfig {
@@ -35,7 +56,7 @@ export class PreparedStatements {
   private nameOf(sql: string): string | undefined {
     let name = this.names.get(sql);
     if (name === undefined && this.names.size < MAX_NAMED) {
-      name = `twin_${this.names.size}`;
+      name = `${this.prefix}${this.names.size}`;
       this.names.set(sql, name);
     }
     return name;

@@ -3,7 +3,21 @@ const TRANSIENT_SQLSTATES = new Set(['40P01', '40001']);
 
 export function isTransientDbError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && TRANSIENT_SQLSTATES.has(code);
+  return (typeof code === 'string' && TRANSIENT_SQLSTATES.has(code)) || isStalePlanError(err);
+}
+
+/**
+ * A prepared statement whose result columns changed type under it (a newer replica's migration,
+ * during a rolling upgrade): PostgreSQL refuses to run it again. Named anew it runs (see
+ * PreparedStatements.renew), so the work is worth repeating.
+ */
+export function isStalePlanError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return (
+    e?.code === '0A000' &&
+    typeof e.message === 'string' &&
+    e.message.includes('cached plan must not change result type')
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import { Errors } from '../common/errors.js';
 import { ConfigService } from '../config/config.service.js';
 import { DatabaseLocation } from './database-location.js';
 import { PreparedStatements, type QueryOptions } from './prepared-statements.js';
+import { isStalePlanError } from './retry.js';
 
 export type { QueryOptions } from './prepared-statements.js';
 
@@ -136,7 +137,7 @@ export class TransactionRunner implements OnApplicationShutdown {
     query: async <T>(sql: string, params?: unknown[], options?: QueryOptions) => {
       this.queryPool ??= this.createQueryPool();
       try {
-        const result = await this.queryPool.query(this.statements.config(sql, params, options));
+        const result = await this.prepared(this.queryPool, sql, params, options);
         return result.rows as T[];
       } catch (err) {
         // query_canceled: the statement timeout fired.
@@ -151,9 +152,26 @@ export class TransactionRunner implements OnApplicationShutdown {
     },
   };
 
+  /** A statement on a pool's connection, run once more under a new name if its plan went stale. */
+  private async prepared(
+    pool: pg.Pool,
+    sql: string,
+    params: unknown[] | undefined,
+    options: QueryOptions | undefined,
+  ): Promise<pg.QueryResult> {
+    const config = this.statements.config(sql, params, options);
+    try {
+      return await pool.query(config);
+    } catch (err) {
+      if (!isStalePlanError(err)) throw err;
+      this.statements.renew(config);
+      return pool.query(this.statements.config(sql, params, options));
+    }
+  }
+
   private readonly pooled: Tx = {
     query: async <T>(sql: string, params?: unknown[], options?: QueryOptions) => {
-      const result = await this.pool.query(this.statements.config(sql, params, options));
+      const result = await this.prepared(this.pool, sql, params, options);
       return result.rows as T[];
     },
   };
@@ -192,11 +210,18 @@ const CONNECT_TIMEOUTS = new Set([
   'Connection terminated due to connection timeout',
 ]);
 
+/** A stale plan fails the transaction: renewed names let its retry (a transient error) run. */
 function onClient(client: pg.PoolClient, statements: PreparedStatements): Tx {
   return {
     query: async <T>(sql: string, params?: unknown[], options?: QueryOptions) => {
-      const result = await client.query(statements.config(sql, params, options));
-      return result.rows as T[];
+      const config = statements.config(sql, params, options);
+      try {
+        const result = await client.query(config);
+        return result.rows as T[];
+      } catch (err) {
+        if (isStalePlanError(err)) statements.renew(config);
+        throw err;
+      }
     },
   };
 }

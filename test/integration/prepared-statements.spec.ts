@@ -16,6 +16,8 @@ const ID = 'org.prep:meter';
 beforeAll(async () => {
   on = await startTestApp();
   off = await startTestApp({ DATABASE_PREPARED_STATEMENTS: 'false' });
+  await put(on);
+  await put(off);
 });
 afterAll(async () => {
   await on?.close();
@@ -29,6 +31,15 @@ async function put(t: TestApp): Promise<void> {
     body: JSON.stringify({ attributes: { kind: 'meter' } }),
   });
   expect(res.status).toBe(201);
+}
+
+async function putAttribute(t: TestApp, n: number): Promise<number> {
+  const res = await fetch(`${t.baseUrl}/api/2/things/${ID}/attributes/n`, {
+    method: 'PUT',
+    headers: { ...authHeaders('alice'), 'content-type': 'application/json' },
+    body: JSON.stringify(n),
+  });
+  return res.status;
 }
 
 async function get(t: TestApp): Promise<unknown> {
@@ -48,7 +59,6 @@ async function preparedAfterRead(t: TestApp): Promise<string[]> {
 
 describe('prepared statements', () => {
   it('prepares the read of a thing by id on the connection that ran it', async () => {
-    await put(on);
     const prepared = await preparedAfterRead(on);
     expect(prepared.some((s) => s.includes('FROM things WHERE thing_id = $1'))).toBe(true);
   });
@@ -64,8 +74,23 @@ describe('prepared statements', () => {
     expect(await get(on)).toEqual({ kind: 'meter' });
   });
 
+  it('keeps reading and writing when a migration changes the type of a column the statements return', async () => {
+    // Warm: the statements are prepared, by now on several connections, with generic plans.
+    for (let i = 0; i < 12; i++) expect(await get(on)).toEqual({ kind: 'meter' });
+    for (let i = 0; i < 6; i++) expect(await putAttribute(on, i)).toBe(i === 0 ? 201 : 204);
+    // A newer replica's migration: PostgreSQL now refuses the old statements (result type changed).
+    await on.db.query('ALTER TABLE things ALTER COLUMN revision TYPE numeric');
+    try {
+      for (let i = 0; i < 12; i++) expect(await get(on)).toEqual({ kind: 'meter', n: 5 });
+      for (let i = 0; i < 6; i++) expect(await putAttribute(on, 10 + i)).toBe(204);
+    } finally {
+      await on.db.query('ALTER TABLE things ALTER COLUMN revision TYPE bigint');
+    }
+    for (let i = 0; i < 12; i++) expect(await get(on)).toEqual({ kind: 'meter', n: 15 });
+    expect(await putAttribute(on, 20)).toBe(204);
+  });
+
   it('prepares nothing with DATABASE_PREPARED_STATEMENTS=false', async () => {
-    await put(off);
     expect(await get(off)).toEqual({ kind: 'meter' });
     expect(await preparedAfterRead(off)).toEqual([]);
   });
