@@ -26,6 +26,24 @@ describe('PreparedStatements', () => {
     expect(s.config('SELECT 0', [], { prepare: true }).name).toBe(names[0]);
   });
 
+  it("gives request shapes a budget of their own, so many shapes never take the fixed texts' names", () => {
+    const s = new PreparedStatements(true);
+    const fixed = s.config('SELECT fixed', [], { prepare: true });
+    const shapes = Array.from(
+      { length: 200 },
+      (_, i) => s.config(`SELECT ${i}`, [], { prepare: 'shape' }).name,
+    );
+    expect(new Set(shapes.filter(Boolean)).size).toBe(128);
+    expect(shapes.slice(128).every((n) => n === undefined)).toBe(true);
+    expect(s.config('SELECT 0', [], { prepare: 'shape' }).name).toBe(shapes[0]);
+    // Fixed texts are still named, old and new.
+    expect(s.config('SELECT fixed', [], { prepare: true }).name).toBe(fixed.name);
+    expect(s.config('SELECT another fixed', [], { prepare: true }).name).toBeDefined();
+    // After a renewal the shapes' budget starts over with the names.
+    s.renew(fixed);
+    expect(s.config('SELECT 199', [], { prepare: 'shape' }).name).toBeDefined();
+  });
+
   it('names every text anew after a stale plan, once however many of its statements fail', () => {
     const s = new PreparedStatements(true);
     const a = s.config('SELECT a', [], { prepare: true });

@@ -133,7 +133,7 @@ export class TwinsRepository {
 
   /** Runs a query compiled by the search module (it selects at least COLUMNS). */
   search(db: Tx, query: SqlQuery): Promise<SearchRow[]> {
-    return db.query<SearchRow>(query.sql, query.params);
+    return db.query<SearchRow>(query.sql, query.params, { prepare: query.prepare && 'shape' });
   }
 
   async count(db: Tx, query: SqlQuery): Promise<number> {

@@ -50,6 +50,11 @@ export interface SearchQueryInput {
 export interface SqlQuery {
   sql: string;
   params: unknown[];
+  /**
+   * Its plan does not hinge on the parameters' values, so one plan may serve every search of the
+   * same shape (see QueryOptions' `'shape'`).
+   */
+  prepare?: boolean;
 }
 
 /**
@@ -170,9 +175,13 @@ function searchSql(input: SearchQueryInput, now?: Date, candidatesMax?: number):
   const counted =
     '(SELECT count(*) AS candidates FROM c) k LEFT JOIN (p CROSS JOIN LATERAL' +
     ' (SELECT * FROM things t WHERE t.thing_id = p.thing_id OFFSET 0) t) ON true';
+  // Prepared per shape: the form leaves the plan little to choose whatever the values (the
+  // candidates from the equality's index, at most candidatesMax; each page row by its id), and
+  // parsing and planning this long text cost PostgreSQL about as much as running it.
   return {
     sql: `${candidates}${pageRows}${select}, k.candidates FROM ${counted} ORDER BY ${order('p.')}`,
     params: params.values,
+    prepare: true,
   };
 }
 
