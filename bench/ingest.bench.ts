@@ -12,6 +12,9 @@ import {
   provision,
   startMosquitto,
   startPlatform,
+  cpuSecondsOf,
+  postgresCpu,
+  postgresCpuSince,
   stopServer,
 } from './support.js';
 
@@ -85,6 +88,29 @@ interface Result {
   rate: number;
   p50: number;
   p99: number;
+  /** CPU per 1,000 readings of the consumer's process, and of PostgreSQL, over the run. */
+  cpu?: { consumer: number; postgres?: number };
+}
+
+/** `run` with the CPU the consumer (and PostgreSQL, if `database`) used meanwhile. */
+async function measured(
+  consumerPid: number | undefined,
+  database: boolean,
+  scenario: Scenario,
+  go: () => Promise<Result>,
+): Promise<Result> {
+  const before = consumerPid ? cpuSecondsOf(consumerPid) : 0;
+  const pgBefore = database ? postgresCpu() : undefined;
+  const result = await go();
+  if (!consumerPid) return result;
+  const per1k = (seconds: number) => (seconds * 1e6) / scenario.messages;
+  return {
+    ...result,
+    cpu: {
+      consumer: per1k(cpuSecondsOf(consumerPid) - before),
+      postgres: pgBefore ? per1k(postgresCpuSince(pgBefore)) : undefined,
+    },
+  };
 }
 
 /**
@@ -246,7 +272,9 @@ async function baseline(url: string, scenario: Scenario): Promise<Result> {
   );
   const publishers = await connectShared(url);
   try {
-    return await run(publishers, () => Promise.resolve(latest), scenario);
+    return await measured(child.pid, false, scenario, () =>
+      run(publishers, () => Promise.resolve(latest), scenario),
+    );
   } finally {
     await Promise.all(publishers.map((c) => c.endAsync()));
     child.kill('SIGTERM');
@@ -299,7 +327,7 @@ async function platform(url: string, dbUrl: string, scenario: Scenario): Promise
     await probe.endAsync();
     const publishers = await connectShared(url);
     try {
-      return await run(publishers, journalProgress(db), scenario);
+      return await measured(app.pid, true, scenario, () => run(publishers, journalProgress(db), scenario));
     } finally {
       await Promise.all(publishers.map((c) => c.endAsync()));
     }
@@ -341,7 +369,12 @@ function journalProgress(db: pg.Client, prefix = 'bench.ingest:dev-', feature = 
  * consumer could take (the capacity scenario shows that).
  */
 const fmt = (r: Result) =>
-  `${r.rate.toFixed(0).padStart(7)} readings/s  (${r.seconds.toFixed(1)} s)  publish→consumed p50 ${r.p50.toFixed(0)} ms  p99 ${r.p99.toFixed(0)} ms  ≈${((r.rate * r.p50) / 1000).toFixed(0)} in flight`;
+  `${r.rate.toFixed(0).padStart(7)} readings/s  (${r.seconds.toFixed(1)} s)  publish→consumed p50 ${r.p50.toFixed(0)} ms  p99 ${r.p99.toFixed(0)} ms  ≈${((r.rate * r.p50) / 1000).toFixed(0)} in flight${fmtCpu(r)}`;
+
+const fmtCpu = ({ cpu }: Result) =>
+  cpu
+    ? `  CPU per 1k readings ${cpu.consumer.toFixed(0)} ms${cpu.postgres !== undefined ? ` + PostgreSQL ${cpu.postgres.toFixed(0)} ms` : ''}`
+    : '';
 
 const thingIds = Array.from({ length: DEVICES }, (_, d) => `bench.ingest:dev-${d}`);
 
