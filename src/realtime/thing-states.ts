@@ -11,7 +11,7 @@ import { twinEvent } from './twin-event.js';
 /** A thing as `fields` selects from it: document plus system fields; null once deleted. */
 export type ThingState = JsonObject | null;
 
-interface Known {
+export interface Known {
   revision: number;
   state: ThingState;
 }
@@ -144,8 +144,11 @@ export class ThingStates {
   }
 }
 
-/** The state after `e` from the state before it, or undefined when that is not enough to know. */
-function derive(e: JournalEntry, before: Known | undefined): Known | undefined {
+/**
+ * The state after `e` from the state before it, or undefined when that is not enough to know
+ * (exported for its spec).
+ */
+export function derive(e: JournalEntry, before: Known | undefined): Known | undefined {
   const whole = e.path === '/';
   if (whole && e.action === 'deleted') return { revision: e.revision, state: null };
   if (whole && e.action === 'created') return { revision: e.revision, state: wholeThing(e, undefined) };
