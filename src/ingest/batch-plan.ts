@@ -48,12 +48,9 @@ function newer(a: TimedLeaf, b: TimedLeaf): boolean {
  * One merge per thing holding the newest value of every leaf the batch touched, each with its
  * own source time (leafTimes), so the twin service drops the leaves the twin already has newer
  * values for. Device commands follow in arrival order: they carry no device time and win.
- * A merge of the whole thing creates a missing one; with `create` false it merges `/features`,
- * which fails for a missing thing instead.
- */
-/**
- * `create`: things that do not exist yet are created (AUTO_CREATE_THINGS), linking `policyId`, the
- * platform's device policy, instead of a policy of their own.
+ * With `create` (AUTO_CREATE_THINGS) a merge of the whole thing creates a missing one, linking
+ * `create.policyId` (the platform's device policy) instead of a policy of its own; without, it
+ * merges `/features`, which fails for a missing thing instead.
  */
 export function twinCommands(
   leafList: TimedLeaf[],

@@ -8,7 +8,6 @@ import { NO_OUTCOME, type BatchOutcome, type IngestWriter } from './ingest.write
 
 /** A writer whose commits the test ends, and whose twin phase it announces, one by one. */
 class FakeWriter {
-  readonly memory = { remember: () => undefined };
   readonly commits: {
     topics: string[];
     twinPhase: () => void;
@@ -171,7 +170,6 @@ describe('IngestBatcher', () => {
 
 /** Commits at once, but the database refuses any batch holding a message on topic 'poison'. */
 class PoisonWriter {
-  readonly memory = { remember: () => undefined };
   readonly committed: string[][] = [];
   readonly refused: string[] = [];
 

@@ -252,7 +252,6 @@ export class IngestBatcher {
     // Each message ends as exactly one dead letter, ignored, or stored (see IngestStats.messages).
     s.ignored += o.ignored;
     s.stored += messages - o.deadLetters.length - o.ignored;
-    this.writer.memory.remember(o.presence, Date.now());
   }
 }
 
@@ -272,7 +271,6 @@ function combine(a: BatchOutcome, b: BatchOutcome): BatchOutcome {
     stale: a.stale + b.stale,
     twinChanges: a.twinChanges + b.twinChanges,
     deadLetters: [...a.deadLetters, ...b.deadLetters],
-    presence: [...a.presence, ...b.presence],
     ignored: a.ignored + b.ignored,
   };
 }

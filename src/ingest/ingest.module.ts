@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DeviceBrokerAccess } from '../devices/broker-access.js';
+import { ConfigService } from '../config/config.service.js';
 import { DevicesModule } from '../devices/devices.module.js';
 import { JournalModule } from '../journal/journal.module.js';
 import { TelemetryModule } from '../telemetry/telemetry.module.js';
@@ -17,6 +18,7 @@ import { IngestRepository } from './ingest.repository.js';
 import { IngestWriter } from './ingest.writer.js';
 import { MqttBroker } from './mqtt-broker.js';
 import { MqttConnection } from './mqtt-connection.js';
+import { PresenceMemory, presenceMemoryFor } from './presence.js';
 import { PresenceSweeper } from './presence.sweeper.js';
 
 /**
@@ -31,6 +33,7 @@ import { PresenceSweeper } from './presence.sweeper.js';
     MqttConnection,
     IngestStats,
     IngestRepository,
+    { provide: PresenceMemory, useFactory: presenceMemoryFor, inject: [ConfigService] },
     IngestWriter,
     IngestBatcher,
     PresenceSweeper,

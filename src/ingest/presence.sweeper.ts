@@ -10,7 +10,7 @@ import { TwinsService } from '../twins/twins.service.js';
 import { presenceLeaves, twinCommands } from './batch-plan.js';
 import { IngestStats } from './ingest-stats.js';
 import { IngestRepository } from './ingest.repository.js';
-import { IngestWriter } from './ingest.writer.js';
+import { PresenceMemory } from './presence.js';
 
 const CLAIM_LIMIT = 1000;
 
@@ -30,7 +30,7 @@ export class PresenceSweeper implements OnApplicationBootstrap, OnApplicationShu
   constructor(
     @Inject(TwinsService) private readonly twins: TwinsService,
     @Inject(IngestRepository) private readonly repo: IngestRepository,
-    @Inject(IngestWriter) private readonly writer: IngestWriter,
+    @Inject(PresenceMemory) private readonly memory: PresenceMemory,
     @Inject(IngestStats) private readonly stats: IngestStats,
     @Inject(ConfigService) config: ConfigService,
   ) {
@@ -65,7 +65,7 @@ export class PresenceSweeper implements OnApplicationBootstrap, OnApplicationShu
         await scope.applyEach(twinCommands(leaves, [], false));
         return ids;
       });
-      this.writer.memory.markOffline(claimed, now);
+      this.memory.markOffline(claimed, now);
       this.stats.devicesMarkedOffline += claimed.length;
       total += claimed.length;
       if (claimed.length < CLAIM_LIMIT) return total;

@@ -1,3 +1,4 @@
+import type { ConfigService } from '../config/config.service.js';
 import { presenceLeaves, type TimedLeaf } from './batch-plan.js';
 import type { PresenceRow } from './ingest.repository.js';
 
@@ -74,4 +75,14 @@ export class PresenceMemory {
   markOffline(thingIds: string[], at: number): void {
     for (const id of thingIds) this.known.set(id, { online: false, writtenAt: at });
   }
+}
+
+/**
+ * The replica's one memory (a provider of the ingest module: the writer consults and fills it,
+ * the sweeper marks the devices it took offline): refreshed at a quarter of the inactivity
+ * timeout, at least every 30 s, so the table's last-seen times stay well inside it.
+ */
+export function presenceMemoryFor(config: ConfigService): PresenceMemory {
+  const timeoutMs = config.get('DEVICE_INACTIVITY_TIMEOUT') * 1000;
+  return new PresenceMemory(timeoutMs > 0 ? Math.min(timeoutMs / 4, 30_000) : 30_000);
 }
