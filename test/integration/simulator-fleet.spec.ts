@@ -186,13 +186,13 @@ describe('runFleet against a broker', () => {
       broker: brokerUrl,
       profile: 'climate',
       devices: 1,
-      rate: 0.2,
+      // A tick every 100 s: the reading carrying the new setpoint can only be the immediate report.
+      rate: 0.01,
       namespace,
       clean: true,
       signal: controller.signal,
     });
     await until(() => telemetryOf(id).length >= 1);
-    const sentAt = Date.now();
     await subscriber.publishAsync(
       desiredTopic(id),
       JSON.stringify({ features: { climate: { setpoint: 26 } } }),
@@ -202,8 +202,6 @@ describe('runFleet against a broker', () => {
       },
     );
     await until(() => telemetryOf(id).some((r) => r.features.climate.setpoint === 26));
-    // Far sooner than the next tick, five seconds away.
-    expect(Date.now() - sentAt).toBeLessThan(2500);
     expect(telemetryOf(id).map((r) => r.seq)).toEqual([1, 2]);
 
     controller.abort();
