@@ -44,6 +44,13 @@ describe('PreparedStatements', () => {
     expect(s.config('SELECT 199', [], { prepare: 'shape' }).name).toBeDefined();
   });
 
+  it('runs a very long shape unnamed: its plan would be as large, kept in every session', () => {
+    const s = new PreparedStatements(true);
+    const long = `SELECT 1 WHERE ${Array.from({ length: 500 }, (_, i) => `$1 > ${i}`).join(' AND ')}`;
+    expect(s.config(long, [1], { prepare: 'shape' }).name).toBeUndefined();
+    expect(s.config('SELECT 1 WHERE $1 > 0', [1], { prepare: 'shape' }).name).toBeDefined();
+  });
+
   it('names every text anew after a stale plan, once however many of its statements fail', () => {
     const s = new PreparedStatements(true);
     const a = s.config('SELECT a', [], { prepare: true });

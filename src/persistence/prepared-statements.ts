@@ -16,6 +16,11 @@ export interface QueryOptions {
 const MAX_NAMED = 256;
 /** Request shapes prepared, first come first served: common ones come early and often. */
 const MAX_SHAPES = 128;
+/**
+ * Longer shape texts run unnamed: a filter of hundreds of conditions makes a plan of its own
+ * size, and a session keeps each one (a search by one attribute is under 1,000 characters).
+ */
+const MAX_SHAPE_LENGTH = 4096;
 /** Renewals before naming stops altogether: each leaves the old statements in every session. */
 const MAX_RENEWALS = 8;
 
@@ -26,9 +31,8 @@ const MAX_RENEWALS = 8;
  * thing by id that halves PostgreSQL's CPU (130 → 60 µs), on a search by an attribute's value
  * a third (its long text is parsed and planned once, not per search). Each connection keeps
  * every statement it prepared, so the names are bounded: a text beyond MAX_NAMED (MAX_SHAPES for
- * request shapes) runs unnamed. Off
- * (DATABASE_PREPARED_STATEMENTS=false) for a pooler that cannot carry named statements, such as
- * PgBouncer before 1.21 in transaction mode. A migration that changes the type of a column a
+ * request shapes) runs unnamed. Off (DATABASE_PREPARED_STATEMENTS=false) for a pooler that
+ * cannot carry named statements, such as PgBouncer before 1.21 in transaction mode. A migration that changes the type of a column a
  * statement returns makes PostgreSQL refuse that statement on every connection; the names are
  * then renewed (`renew`) and the work retried, so a rolling upgrade costs a retry, not errors.
  */
@@ -68,7 +72,8 @@ export class PreparedStatements {
     let name = this.names.get(sql);
     if (name !== undefined) return name;
     const fixed = this.names.size - this.shapes;
-    if (shape ? this.shapes >= MAX_SHAPES : fixed >= MAX_NAMED) return undefined;
+    if (shape ? this.shapes >= MAX_SHAPES || sql.length > MAX_SHAPE_LENGTH : fixed >= MAX_NAMED)
+      return undefined;
     name = `${this.prefix}${this.names.size}`;
     this.names.set(sql, name);
     if (shape) this.shapes++;
