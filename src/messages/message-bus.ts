@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   Inject,
   Injectable,
@@ -130,11 +130,18 @@ export class MessageBus implements OnApplicationBootstrap, BeforeApplicationShut
       this.logger.debug(`dropped a message of ${payload.length} bytes on ${topic.slice(0, 200)}`);
       return;
     }
-    const message = decodeWireMessage(topic, payload);
-    if ('problem' in message) {
-      this.logger.debug(`dropped a message on ${topic.slice(0, 200)}: ${message.problem}`);
+    const decoded = decodeWireMessage(topic, payload);
+    if ('problem' in decoded) {
+      this.logger.debug(`dropped a message on ${topic.slice(0, 200)}: ${decoded.problem}`);
       return;
     }
+    // A device may publish without a correlation-id; Ditto's protocol gives every message one,
+    // so this replica names it once for all its listeners. An answer without one stays without:
+    // it answers nothing.
+    const message =
+      decoded.correlationId === undefined && decoded.status === undefined
+        ? { ...decoded, correlationId: randomUUID() }
+        : decoded;
     for (const l of this.listeners) l(message);
   }
 }

@@ -88,5 +88,10 @@ describe('Ditto Protocol commands', () => {
       status: 404,
       value: { status: 404, error: 'things:thing.notfound' },
     });
+    // A refusal of a frame that named no correlation-id still carries one, as Ditto's do.
+    const unnamed = JSON.parse(errorEnvelope('_/_', undefined, Errors.thingNotFound('ns:t'))) as {
+      headers: Record<string, unknown>;
+    };
+    expect(unnamed.headers['correlation-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

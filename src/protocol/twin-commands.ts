@@ -157,7 +157,9 @@ export function errorEnvelope(
   const headers: Record<string, unknown> = { 'content-type': 'application/json' };
   // What REST sends as response headers (a 429's Retry-After), as Ditto headers of the envelope.
   for (const [k, v] of Object.entries(error.headers)) headers[k.toLowerCase()] = v;
-  if (correlationId !== undefined) headers['correlation-id'] = correlationId;
+  // Ditto's protocol requires a correlation-id on every message; as Ditto's gateway does, one the
+  // client did not send (a refused control message, a frame that is not JSON) is made up.
+  headers['correlation-id'] = correlationId ?? randomUUID();
   return JSON.stringify({
     topic: `${entity}/things/${channel}/errors`,
     headers,

@@ -18,6 +18,20 @@ describe('streaming subscription commands', () => {
       value: { subscriptionId: '0', demand: 3 },
       correlationId: 'c-1',
     });
+    // Without one, the command gets its own, which every frame answering it then carries.
+    const unnamed = ['', undefined].map(
+      (cid) =>
+        parseStreamingCommand({
+          topic: 'org.x/lamp/things/twin/streaming/cancel',
+          headers: { 'correlation-id': cid },
+          value: { subscriptionId: '0' },
+        })?.correlationId,
+    );
+    expect(unnamed).toEqual([
+      expect.stringMatching(/^[0-9a-f-]{36}$/),
+      expect.stringMatching(/^[0-9a-f-]{36}$/),
+    ]);
+    expect(unnamed[0]).not.toBe(unnamed[1]);
     expect(parseStreamingCommand({ topic: 'org.x/lamp/things/twin/commands/modify' })).toBeUndefined();
     expect(parseStreamingCommand({ topic: 'org.x/lamp/things/twin/streaming' })).toBeUndefined();
     expect(parseStreamingCommand('org.x/lamp/things/twin/streaming/request')).toBeUndefined();

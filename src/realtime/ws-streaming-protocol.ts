@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DomainError } from '../common/domain-error.js';
 import { parseTimestamp } from '../twins/history/history-request.js';
 import type { StreamBounds } from '../twins/history/thing-history.service.js';
@@ -14,7 +15,8 @@ export interface StreamingCommand {
   name: string;
   action: StreamingAction;
   value: unknown;
-  correlationId: string | undefined;
+  /** As sent, or made up as Ditto's gateway does: every frame of the protocol carries one. */
+  correlationId: string;
 }
 
 /**
@@ -33,7 +35,7 @@ export function parseStreamingCommand(envelope: unknown): StreamingCommand | und
     name: parts[1],
     action: parts[5] as StreamingAction,
     value: envelope.value,
-    correlationId: typeof cid === 'string' ? cid : undefined,
+    correlationId: typeof cid === 'string' && cid !== '' ? cid : randomUUID(),
   };
 }
 
@@ -90,7 +92,7 @@ export class Envelopes {
   constructor(
     /** `<ns>/<name>/things/twin/streaming` */
     private readonly prefix: string,
-    private readonly correlationId: string | undefined,
+    private readonly correlationId: string,
   ) {}
 
   event(action: 'created' | 'complete', value: JsonObject): string {
@@ -125,9 +127,7 @@ export class Envelopes {
   }
 
   private headers(): JsonObject {
-    const headers: JsonObject = { 'content-type': 'application/json' };
-    if (this.correlationId !== undefined) headers['correlation-id'] = this.correlationId;
-    return headers;
+    return { 'content-type': 'application/json', 'correlation-id': this.correlationId };
   }
 }
 

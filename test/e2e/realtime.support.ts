@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { afterEach, expect } from '@jest/globals';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import WebSocket from 'ws';
@@ -8,6 +9,7 @@ import { ConfigService } from '../../src/config/config.service.js';
 import { JournalFeed, seqAfter } from '../../src/journal/journal-feed.js';
 import { JournalService } from '../../src/journal/journal.service.js';
 import { authHeaders, withTestAuth, type TestUserName } from '../support/auth.js';
+import { protocolViolations } from '../support/ditto-protocol.js';
 
 /** Helpers shared by the realtime e2e specs: instances on a given database, WS and SSE clients. */
 
@@ -88,14 +90,21 @@ export interface DittoMessage {
  * upgrade in as `user` (HTTP basic, as Ditto's clients do); `null` sends no credentials.
  */
 export class DittoSocket {
+  /** What received messages broke Ditto's protocol schemas since the last test's end. */
+  static readonly violations: string[] = [];
   readonly texts: string[] = [];
   readonly messages: DittoMessage[] = [];
   closeCode?: number;
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
       const text = (data as Buffer).toString('utf8');
-      if (text.startsWith('{')) this.messages.push(JSON.parse(text) as DittoMessage);
-      else this.texts.push(text);
+      if (!text.startsWith('{')) {
+        this.texts.push(text);
+        return;
+      }
+      const message = JSON.parse(text) as DittoMessage;
+      DittoSocket.violations.push(...protocolViolations(message));
+      this.messages.push(message);
     });
     ws.on('close', (code) => (this.closeCode = code));
   }
@@ -156,6 +165,13 @@ export class DittoSocket {
     });
   }
 }
+
+// Every spec using DittoSocket checks, after each test, that all it received was Ditto Protocol
+// by Ditto's own schemas: the suite's messages cover far more shapes than one dedicated test would.
+afterEach(() => {
+  const found = DittoSocket.violations.splice(0);
+  expect(found).toEqual([]);
+});
 
 export interface SseEvent {
   id?: string;
