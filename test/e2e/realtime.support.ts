@@ -9,7 +9,7 @@ import { ConfigService } from '../../src/config/config.service.js';
 import { JournalFeed, seqAfter } from '../../src/journal/journal-feed.js';
 import { JournalService } from '../../src/journal/journal.service.js';
 import { authHeaders, withTestAuth, type TestUserName } from '../support/auth.js';
-import { protocolViolations } from '../support/ditto-protocol.js';
+import { protocolViolations, sseThingViolations } from '../support/ditto-protocol.js';
 
 /** Helpers shared by the realtime e2e specs: instances on a given database, WS and SSE clients. */
 
@@ -90,7 +90,7 @@ export interface DittoMessage {
  * upgrade in as `user` (HTTP basic, as Ditto's clients do); `null` sends no credentials.
  */
 export class DittoSocket {
-  /** What received messages broke Ditto's protocol schemas since the last test's end. */
+  /** What received messages (and SSE things) broke Ditto's schemas since the last test's end. */
   static readonly violations: string[] = [];
   readonly texts: string[] = [];
   readonly messages: DittoMessage[] = [];
@@ -198,6 +198,8 @@ export class SseClient {
   }
 
   private connect(url: string, headers: Record<string, string>): Promise<void> {
+    // Streams of whole things (not of a part of one, not messages) send things, checked as such.
+    const thingStream = /^\/api\/2\/things(\/[^/]+)?$/.test(new URL(url).pathname);
     return new Promise((ok, fail) => {
       this.req = httpRequest(
         url,
@@ -216,11 +218,16 @@ export class SseClient {
               const block = buffer.slice(0, end);
               buffer = buffer.slice(end + 2);
               const event: SseEvent = { data: '' };
+              let name = 'message';
               for (const line of block.split('\n')) {
                 if (line.startsWith('data:')) event.data += line.slice(5);
                 else if (line.startsWith('id:')) event.id = line.slice(3);
+                else if (line.startsWith('event:')) name = line.slice(6).trim();
               }
-              if (event.data !== '') this.events.push(event);
+              if (event.data === '') continue;
+              if (name === 'message' && thingStream)
+                DittoSocket.violations.push(...sseThingViolations(url, event.data));
+              this.events.push(event);
             }
           });
           res.on('end', () => (this.ended = true));

@@ -147,3 +147,19 @@ export function protocolViolations(message: unknown): string[] {
   }
   return problems;
 }
+
+/**
+ * What in an SSE event of a thing stream (`/api/2/things`, `/api/2/things/{id}`) breaks Ditto's
+ * thing schema; the thing may be cut to the changed parts or to `fields`, as Ditto's are.
+ */
+export function sseThingViolations(url: string, data: string): string[] {
+  const validate = validators.thing;
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return [`${url}: an event whose data is not JSON`];
+  }
+  if (validate(value)) return [];
+  return (validate.errors ?? []).map((e) => `${url}: thing schema, data${e.instancePath} ${e.message ?? ''}`);
+}

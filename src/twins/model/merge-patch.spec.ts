@@ -142,8 +142,9 @@ describe('mergePatch regex deletion ({{ ~regex~ }})', () => {
     const key = `${'a'.repeat(5000)}!`;
     const started = performance.now();
     const out = mergePatch({ [key]: 1, aaaa: 2 }, { '{{ ~(a|a)+~ }}': null });
-    // A backtracking engine needs 2.4 s for 28 characters; this must not hold the event loop.
-    expect(performance.now() - started).toBeLessThan(50);
+    // A backtracking engine needs 2.4 s for 28 characters, so years for these 5,001: this bound
+    // only tells finishing from not finishing (runs take 1–60 ms, the slowest on a loaded CI).
+    expect(performance.now() - started).toBeLessThan(LIVENESS_MS);
     expect(out).toEqual({ [key]: 1 });
   });
 
@@ -151,7 +152,7 @@ describe('mergePatch regex deletion ({{ ~regex~ }})', () => {
     const key = `{{ ~${' '.repeat(50_000)}`;
     const started = performance.now();
     expect(mergePatch({}, { [key]: null })).toEqual({});
-    expect(performance.now() - started).toBeLessThan(50);
+    expect(performance.now() - started).toBeLessThan(LIVENESS_MS);
   });
 });
 
@@ -192,3 +193,9 @@ describe('mergePatchAt', () => {
     expect(doc).toEqual(copy);
   });
 });
+
+/**
+ * Not a speed goal (the benches measure speed): how long a run may take before it counts as the
+ * runaway backtracking these tests guard against, far above any linear run on a loaded machine.
+ */
+const LIVENESS_MS = 1_000;

@@ -56,7 +56,8 @@ describe('compileWildcard', () => {
     const text = 'a'.repeat(10_000);
     const started = performance.now();
     expect(pattern.test(text)).toBe(false);
-    // Linear in practice: far under the 50 ms the event loop may be held, even on a slow machine.
-    expect(performance.now() - started).toBeLessThan(50);
+    // A backtracking RegExp would not finish this in years; the bound only tells finishing from
+    // not finishing (linear runs take a few ms, tens on a loaded machine), it is no speed goal.
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 });
