@@ -73,6 +73,26 @@ interface Message {
   status?: unknown;
 }
 
+/** The value's schema of each action of the search and streaming subscription protocols. */
+const PAYLOADS: Partial<Record<string, Partial<Record<string, Name>>>> = {
+  search: {
+    next: 'searchNext',
+    failed: 'searchFailed',
+    created: 'searchId',
+    complete: 'searchId',
+    request: 'searchId',
+    cancel: 'searchId',
+  },
+  streaming: {
+    next: 'streamNext',
+    failed: 'streamFailed',
+    created: 'streamId',
+    complete: 'streamId',
+    request: 'streamId',
+    cancel: 'streamId',
+  },
+};
+
 /** Which schemas apply: the message's own, then its value's, as Ditto's topic grammar says. */
 function checksFor(message: Message): { name: Name; of: 'message' | 'value' }[] {
   const checks: { name: Name; of: 'message' | 'value' }[] = [{ name: 'envelope', of: 'message' }];
@@ -92,30 +112,8 @@ function checksFor(message: Message): { name: Name; of: 'message' | 'value' }[] 
     return checks;
   }
   if (criterion === 'announcements') checks.push({ name: 'announcement', of: 'message' });
-  if (criterion === 'search') {
-    const payload: Partial<Record<string, Name>> = {
-      next: 'searchNext',
-      failed: 'searchFailed',
-      created: 'searchId',
-      complete: 'searchId',
-      request: 'searchId',
-      cancel: 'searchId',
-    };
-    const name = action && payload[action];
-    if (name) checks.push({ name, of: 'value' });
-  }
-  if (criterion === 'streaming') {
-    const payload: Partial<Record<string, Name>> = {
-      next: 'streamNext',
-      failed: 'streamFailed',
-      created: 'streamId',
-      complete: 'streamId',
-      request: 'streamId',
-      cancel: 'streamId',
-    };
-    const name = action && payload[action];
-    if (name) checks.push({ name, of: 'value' });
-  }
+  const payload = criterion === undefined || action === undefined ? undefined : PAYLOADS[criterion]?.[action];
+  if (payload) checks.push({ name: payload, of: 'value' });
   if (isResponse && criterion === 'commands') checks.push({ name: 'response', of: 'message' });
   if ((criterion === 'commands' || criterion === 'events') && message.value !== undefined) {
     const path = typeof message.path === 'string' ? message.path : '';
