@@ -57,6 +57,8 @@ async function startRaw(): Promise<number> {
           values: [id],
         })
         .then((r) => reply(r.rows, false), fail);
+    } else if (u.searchParams.get('option')?.startsWith(SORTED)) {
+      sortedPage(pool, u, res).catch(fail);
     } else {
       const building = /"([^"]*)"/.exec(u.searchParams.get('filter') ?? '')?.[1] ?? '';
       pool
@@ -78,6 +80,44 @@ async function startRaw(): Promise<number> {
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   process.once('SIGTERM', () => server.close(() => void pool.end().then(() => process.exit(0))));
   return (server.address() as { port: number }).port;
+}
+
+/** The sorted search bench:api pages through: the bare server answers only this sort. */
+const SORTED = 'sort(-features/energy/properties/power)';
+
+/**
+ * A page of 25 of the building's things by power, highest first, then by thingId as Ditto breaks
+ * ties, and a cursor when more follow: keyset paging as an expert would write it. The matches'
+ * ids and sort values come first from the containment (GIN), are sorted, and only the page's 26
+ * documents are read; the cursor is the last row's (value, thingId), opaque to the client as the
+ * platform's. The value is compared as jsonb, as the platform orders JSON values.
+ */
+async function sortedPage(pool: pg.Pool, u: URL, res: import('node:http').ServerResponse): Promise<void> {
+  const building = /"([^"]*)"/.exec(u.searchParams.get('filter') ?? '')?.[1] ?? '';
+  const cursor = /cursor\(([A-Za-z0-9_-]+)\)/.exec(u.searchParams.get('option') ?? '')?.[1];
+  const [value, after] = cursor
+    ? (JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string])
+    : [null, null];
+  const { rows } = await pool.query<{ doc: { thingId: string }; v: string }>({
+    name: 'sorted',
+    text:
+      "WITH c AS MATERIALIZED (SELECT thing_id, COALESCE(doc #> '{features,energy,properties,power}', 'null') AS v" +
+      ' FROM things WHERE doc @> $1)' +
+      ' SELECT t.doc, p.v::text AS v FROM (SELECT thing_id, v FROM c' +
+      ' WHERE $2::jsonb IS NULL OR v < $2::jsonb OR (v = $2::jsonb AND thing_id > $3)' +
+      ' ORDER BY v DESC, thing_id LIMIT 26) p' +
+      ' CROSS JOIN LATERAL (SELECT doc FROM things t WHERE t.thing_id = p.thing_id OFFSET 0) t' +
+      ' ORDER BY p.v DESC, p.thing_id',
+    values: [JSON.stringify({ attributes: { building } }), value, after],
+  });
+  const page = rows.slice(0, 25);
+  const last = page[page.length - 1];
+  const next =
+    rows.length > 25
+      ? Buffer.from(JSON.stringify([last.v, last.doc.thingId])).toString('base64url')
+      : undefined;
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ items: page.map((r) => r.doc), ...(next ? { cursor: next } : {}) }));
 }
 
 const port = mode === 'raw' ? await startRaw() : await startApp(mode === 'anon');

@@ -21,7 +21,8 @@ import {
 /**
  * `npm run bench:api`: seeds THINGS things, each with its own policy, through the twin service as
  * the bench user (so the platform creates every policy and its readers summary as a REST create
- * does), then load-tests GET of one thing and an attribute search on
+ * does), then load-tests GET of one thing, an attribute search, and the same search sorted by a
+ * property with its first and second pages (the second by cursor) on
  * - the platform with authentication and policy enforcement (`app`),
  * - the same platform with AUTH_ANONYMOUS=true: no credentials, no enforcement (`anon`),
  * - a bare node:http + pg server answering the same rows (`raw`),
@@ -136,16 +137,61 @@ async function seeded(url: string): Promise<string> {
   }
 }
 
-/** GETs of 1,000 things spread over the first `things`, and 100 searches by building. */
-function requestsFor(things: number): { ids: string[]; searches: string[] } {
+/** The sort of the paged searches: a building's things by power, highest first (ties by thingId). */
+const SORTED = 'sort(-features/energy/properties/power)';
+
+const buildingFilter = (k: number): string =>
+  `filter=${encodeURIComponent(`eq(attributes/building,"B${(k * 7) % BUILDINGS}")`)}`;
+
+/**
+ * GETs of 1,000 things spread over the first `things`, 100 searches by building, and the first
+ * pages of the same 100 searches sorted by power (their second pages need each server's cursor).
+ */
+function requestsFor(things: number): { ids: string[]; searches: string[]; firstPages: string[] } {
   return {
     ids: Array.from({ length: 1000 }, (_, k) => `/api/2/things/bench:meter-${(k * 97) % things}`),
-    searches: Array.from(
+    searches: Array.from({ length: 100 }, (_, k) => `/api/2/search/things?${buildingFilter(k)}`),
+    firstPages: Array.from(
       { length: 100 },
-      (_, k) =>
-        `/api/2/search/things?filter=${encodeURIComponent(`eq(attributes/building,"B${(k * 7) % BUILDINGS}")`)}`,
+      (_, k) => `/api/2/search/things?${buildingFilter(k)}&option=${encodeURIComponent(SORTED)}`,
     ),
   };
+}
+
+/**
+ * Each first page followed by its second page, asked with the cursor the server returned (Ditto's
+ * cursor is only valid with the same filter and sort): what a client paging through a sorted
+ * result sends. Also what the first building's two pages hold, to see every server answers alike.
+ */
+async function pagedRequests(
+  port: number,
+  headers: Record<string, string>,
+  firstPages: string[],
+): Promise<{ paths: string[]; answer: string }> {
+  const paths: string[] = [];
+  let answer = '';
+  for (const first of firstPages) {
+    const page1 = await fetchPage(port, headers, first);
+    if (!page1.cursor) throw new Error(`no cursor after the first page of ${first}`);
+    const second = `${first.slice(0, first.indexOf('&option='))}&option=${encodeURIComponent(`${SORTED},cursor(${page1.cursor})`)}`;
+    paths.push(first, second);
+    if (answer === '') {
+      const page2 = await fetchPage(port, headers, second);
+      answer = [...page1.ids, ...page2.ids].join(',');
+    }
+  }
+  return { paths, answer };
+}
+
+async function fetchPage(
+  port: number,
+  headers: Record<string, string>,
+  path: string,
+): Promise<{ ids: string[]; cursor?: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  const body = (await res.json()) as { items: { thingId: string }[]; cursor?: string };
+  return { ids: body.items.map((i) => i.thingId), cursor: body.cursor };
 }
 
 type Mode = 'app' | 'anon' | 'raw';
@@ -158,23 +204,30 @@ interface Metered extends LoadResult {
 interface Measured {
   get: Metered;
   search: Metered;
+  /** Sorted searches, first pages and second pages by cursor alternately. */
+  paged: Metered;
   /** What one GET and one search answered before the load, to see both modes answer alike. */
   probe: string;
+  /** The thingIds of the first building's two sorted pages. */
+  pagedAnswer: string;
 }
 
 async function measure(mode: Mode, url: string, things: number): Promise<Measured> {
-  const { ids, searches } = requestsFor(things);
+  const { ids, searches, firstPages } = requestsFor(things);
   const { port, child } = await startServer(target, [mode], { DATABASE_URL: url });
   // The enforcing platform wants credentials (checked on every request); the others check none.
   const headers: Record<string, string> = mode === 'app' ? benchAuthHeaders() : {};
   try {
     const probe = await probeOnce(port, headers, ids[1], searches[1]);
+    const paging = await pagedRequests(port, headers, firstPages);
     await load(port, ids, 2, CONNECTIONS, headers); // warm-up: JIT, pool, caches
     await load(port, searches, 2, CONNECTIONS, headers);
+    await load(port, paging.paths, 2, CONNECTIONS, headers);
     const pid = child.pid ?? 0;
     const get = await metered(pid, () => load(port, ids, SECONDS, CONNECTIONS, headers));
     const search = await metered(pid, () => load(port, searches, SECONDS, CONNECTIONS, headers));
-    return { get, search, probe };
+    const paged = await metered(pid, () => load(port, paging.paths, SECONDS, CONNECTIONS, headers));
+    return { get, search, paged, probe, pagedAnswer: paging.answer };
   } finally {
     // Requests autocannon left in flight finish before the server shuts down its pool.
     await new Promise((ok) => setTimeout(ok, 1000));
@@ -273,12 +326,17 @@ try {
     const raw = await measure('raw', db.url, things);
     grown.push({ things, app, raw, seedRate });
     console.log(`probe: enforced ${app.probe}; anonymous ${anon.probe}; raw ${raw.probe}`);
+    const alike = app.pagedAnswer === raw.pagedAnswer && anon.pagedAnswer === raw.pagedAnswer;
+    console.log(
+      `sorted pages 1 and 2 of one building: ${alike ? 'the same 50 things in the same order from all three' : `DIFFER: enforced ${app.pagedAnswer} | anonymous ${anon.pagedAnswer} | raw ${raw.pagedAnswer}`}`,
+    );
     console.log(
       `\nautocannon, ${CONNECTIONS} connections, ${SECONDS} s each, ${things} things with ${things} policies:`,
     );
     console.log('platform (basic auth + policies enforced) vs bare node:http + pg:');
     console.log(row('GET /api/2/things/{id}', app.get, raw.get, 'raw', 0.7));
     console.log(row('search eq(attributes/…)', app.search, raw.search, 'raw'));
+    console.log(row('  sorted, pages 1+2 by cursor', app.paged, raw.paged, 'raw'));
     const searchGoal = things >= 1_000_000 ? 300 : 1000;
     const met = app.search.requestsPerSec >= searchGoal ? 'met' : 'MISSED';
     console.log(
@@ -287,11 +345,13 @@ try {
     console.log('platform enforced vs the same platform with AUTH_ANONYMOUS=true (nothing enforced):');
     console.log(row('GET /api/2/things/{id}', app.get, anon.get, 'anonymous', 0.9));
     console.log(row('search eq(attributes/…)', app.search, anon.search, 'anonymous', 0.75));
+    console.log(row('  sorted, pages 1+2 by cursor', app.paged, anon.paged, 'anonymous'));
     console.log('platform with AUTH_ANONYMOUS=true vs bare node:http + pg:');
     console.log(row('GET /api/2/things/{id}', anon.get, raw.get, 'raw'));
     console.log(row('search eq(attributes/…)', anon.search, raw.search, 'raw'));
+    console.log(row('  sorted, pages 1+2 by cursor', anon.paged, raw.paged, 'raw'));
     console.log('CPU per request, µs (server process + PostgreSQL):');
-    for (const kind of ['get', 'search'] as const) {
+    for (const kind of ['get', 'search', 'paged'] as const) {
       console.log(
         `  ${kind.padEnd(6)} enforced ${cpu(app[kind])} | anonymous ${cpu(anon[kind])} | bare ${cpu(raw[kind])}`,
       );
@@ -300,7 +360,7 @@ try {
   if (grown.length > 1) {
     console.log('\nhow it grows (platform enforced | bare node:http + pg):');
     console.log(
-      '    things | GET req/s  p99 ms |  bare req/s | ratio | search req/s  p99 ms |  bare req/s | ratio | seeded things/s',
+      '    things | GET req/s  p99 ms |  bare req/s | ratio | search req/s  p99 ms |  bare req/s | ratio | sorted pages req/s  p99 ms |  bare req/s | ratio | seeded things/s',
     );
     for (const g of grown) {
       const cell = (r: LoadResult) =>
@@ -309,14 +369,17 @@ try {
         (a.requestsPerSec / b.requestsPerSec).toFixed(2).padStart(5);
       console.log(
         `${String(g.things).padStart(10)} | ${cell(g.app.get)} | ${g.raw.get.requestsPerSec.toFixed(0).padStart(11)} | ${ratio(g.app.get, g.raw.get)} | ` +
-          `${cell(g.app.search)}    | ${g.raw.search.requestsPerSec.toFixed(0).padStart(11)} | ${ratio(g.app.search, g.raw.search)} | ${g.seedRate?.toFixed(0) ?? '—'}`,
+          `${cell(g.app.search)}    | ${g.raw.search.requestsPerSec.toFixed(0).padStart(11)} | ${ratio(g.app.search, g.raw.search)} | ` +
+          `${cell(g.app.paged).padStart(26)} | ${g.raw.paged.requestsPerSec.toFixed(0).padStart(11)} | ${ratio(g.app.paged, g.raw.paged)} | ${g.seedRate?.toFixed(0) ?? '—'}`,
       );
     }
     console.log('\nCPU per request, µs (server process + PostgreSQL), platform enforced | bare:');
-    console.log('    things |             GET |        bare GET |          search |     bare search');
+    console.log(
+      '    things |             GET |        bare GET |          search |     bare search |   sorted pages | bare sorted pages',
+    );
     for (const g of grown) {
       console.log(
-        `${String(g.things).padStart(10)} | ${cpu(g.app.get).padStart(15)} | ${cpu(g.raw.get).padStart(15)} | ${cpu(g.app.search).padStart(15)} | ${cpu(g.raw.search).padStart(15)}`,
+        `${String(g.things).padStart(10)} | ${cpu(g.app.get).padStart(15)} | ${cpu(g.raw.get).padStart(15)} | ${cpu(g.app.search).padStart(15)} | ${cpu(g.raw.search).padStart(15)} | ${cpu(g.app.paged).padStart(14)} | ${cpu(g.raw.paged).padStart(17)}`,
       );
     }
   }
