@@ -65,6 +65,7 @@ export class JournalHistoryRepository {
        WHERE entity = 'thing' AND thing_id = $1 AND revision > $2 AND revision <= $3
        ORDER BY revision LIMIT $4`,
       [thingId, after, upTo, limit],
+      { isoTimestamps: true },
     );
     return rows.map(journalEntryOf);
   }

@@ -27,7 +27,8 @@ export interface JournalRow {
   path: string;
   value: unknown;
   leaf_times: Record<string, string> | null;
-  ts: Date;
+  /** An ISO string: every read of rows asks for `isoTimestamps`. */
+  ts: string;
   origin: JournalEntry['origin'];
   correlation_id: string | null;
 }
@@ -93,7 +94,7 @@ export class JournalRepository {
       `SELECT ${JOURNAL_COLUMNS}
        FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2`,
       [afterSeq, limit],
-      { prepare: true },
+      { prepare: true, isoTimestamps: true },
     );
     return rows.map(journalEntryOf);
   }
@@ -113,6 +114,7 @@ export class JournalRepository {
       `SELECT ${JOURNAL_COLUMNS}
        FROM journal WHERE entity = $4 AND thing_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
       [id, fromRevision, limit, entity],
+      { isoTimestamps: true },
     );
     return rows.map(journalEntryOf);
   }
@@ -147,7 +149,7 @@ export function journalEntryOf(r: JournalRow): JournalEntry {
     path: r.path,
     value: r.value,
     ...(r.leaf_times === null ? {} : { leafTimes: r.leaf_times }),
-    timestamp: r.ts.toISOString(),
+    timestamp: r.ts,
     origin: r.origin,
     correlationId: r.correlation_id,
   };

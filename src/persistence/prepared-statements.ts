@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { ISO_TIMESTAMP_TYPES } from './iso-timestamps.js';
 
 /** How a repository asks for a statement to be run. */
 export interface QueryOptions {
@@ -10,6 +11,8 @@ export interface QueryOptions {
    * the fixed texts' names.
    */
   prepare?: boolean | 'shape';
+  /** timestamptz columns come as ISO strings (`Date#toISOString`'s), not as Dates. */
+  isoTimestamps?: boolean;
 }
 
 /** More distinct texts than any repository has: past it statements run unnamed, as before. */
@@ -65,7 +68,10 @@ export class PreparedStatements {
   config(sql: string, params: unknown[] | undefined, options?: QueryOptions): pg.QueryConfig {
     const kind = options?.prepare;
     const name = this.enabled && kind ? this.nameOf(sql, kind === 'shape') : undefined;
-    return name === undefined ? { text: sql, values: params } : { name, text: sql, values: params };
+    const config: pg.QueryConfig =
+      name === undefined ? { text: sql, values: params } : { name, text: sql, values: params };
+    if (options?.isoTimestamps) config.types = ISO_TIMESTAMP_TYPES;
+    return config;
   }
 
   private nameOf(sql: string, shape: boolean): string | undefined {

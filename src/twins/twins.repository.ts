@@ -8,8 +8,9 @@ interface ThingRow {
   namespace: string;
   doc: ThingDoc;
   revision: string;
-  created_at: Date;
-  modified_at: Date;
+  /** ISO strings: every read here asks for `isoTimestamps`. */
+  created_at: string;
+  modified_at: string;
   metadata: Record<string, string> | null;
 }
 
@@ -18,14 +19,17 @@ const COLUMNS = 'thing_id, namespace, doc, revision, created_at, modified_at, me
 const COLUMNS_NO_METADATA =
   'thing_id, namespace, doc, revision, created_at, modified_at, NULL::jsonb AS metadata';
 
+/** The fixed reads of things: prepared, their times as the ISO strings a StoredThing holds. */
+const READ = { prepare: true, isoTimestamps: true } as const;
+
 export function toStoredThing(r: Omit<ThingRow, 'doc'> & { doc: unknown }): StoredThing {
   return {
     thingId: r.thing_id,
     namespace: r.namespace,
     doc: r.doc as ThingDoc,
     revision: Number(r.revision),
-    created: r.created_at.toISOString(),
-    modified: r.modified_at.toISOString(),
+    created: r.created_at,
+    modified: r.modified_at,
     metadata: r.metadata ?? {},
   };
 }
@@ -48,7 +52,7 @@ export class TwinsRepository {
       const rows = await tx.query<ThingRow>(
         `SELECT ${COLUMNS} FROM things WHERE thing_id = ANY($1::text[]) ORDER BY thing_id FOR UPDATE`,
         [thingIds],
-        { prepare: true },
+        READ,
       );
       return rows.map(toStoredThing);
     }
@@ -64,7 +68,7 @@ export class TwinsRepository {
              FROM things WHERE thing_id = ANY($1::text[]) ORDER BY thing_id FOR UPDATE) locked
        ORDER BY thing_id`,
       [thingIds, JSON.stringify(revisions)],
-      { prepare: true },
+      READ,
     );
     const states = rows.map((r) => (r.hit ? known.get(r.thing_id) : toStoredThing(r)));
     const lacking = rows.filter((r, i) => states[i]?.revision !== Number(r.revision)).map((r) => r.thing_id);
@@ -116,9 +120,11 @@ export class TwinsRepository {
   /** With `metadata: false` the thing comes back with empty metadata (see selectsMetadata). */
   async findOne(db: Tx, thingId: string, opts: { metadata?: boolean } = {}): Promise<StoredThing | null> {
     const columns = opts.metadata === false ? COLUMNS_NO_METADATA : COLUMNS;
-    const rows = await db.query<ThingRow>(`SELECT ${columns} FROM things WHERE thing_id = $1`, [thingId], {
-      prepare: true,
-    });
+    const rows = await db.query<ThingRow>(
+      `SELECT ${columns} FROM things WHERE thing_id = $1`,
+      [thingId],
+      READ,
+    );
     return rows[0] ? toStoredThing(rows[0]) : null;
   }
 
@@ -126,14 +132,17 @@ export class TwinsRepository {
     const rows = await db.query<ThingRow>(
       `SELECT ${COLUMNS} FROM things WHERE thing_id = ANY($1::text[])`,
       [thingIds],
-      { prepare: true },
+      READ,
     );
     return rows.map(toStoredThing);
   }
 
   /** Runs a query compiled by the search module (it selects at least COLUMNS). */
   search(db: Tx, query: SqlQuery): Promise<SearchRow[]> {
-    return db.query<SearchRow>(query.sql, query.params, { prepare: query.prepare && 'shape' });
+    return db.query<SearchRow>(query.sql, query.params, {
+      prepare: query.prepare && 'shape',
+      isoTimestamps: true,
+    });
   }
 
   async count(db: Tx, query: SqlQuery): Promise<number> {

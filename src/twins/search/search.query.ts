@@ -84,8 +84,9 @@ export interface SearchRow {
   doc: Record<string, unknown>;
   revision: string;
   namespace: string;
-  created_at: Date;
-  modified_at: Date;
+  /** ISO strings (the repository reads them so). */
+  created_at: string;
+  modified_at: string;
   metadata: Record<string, string> | null;
   policy_id: string;
   /** With `readers`: whether they may read the whole thing (else it is checked in memory). */
