@@ -177,6 +177,7 @@ export class PoliciesService {
       imported: new Map(imported.map((p) => [p.policyId, p.doc])),
       namespace,
       revision: stored.revision,
+      shapes: this.changes.shapes,
     });
     return {
       enforcer,

@@ -15,6 +15,8 @@ interface Cached {
  */
 export class PolicyCache {
   private readonly entries = new Map<string, Cached>();
+  /** The keys of each policy's entries, so a change drops them without a scan of the cache. */
+  private readonly keysOf = new Map<string, Set<string>>();
   private readonly changedAt = new Map<string, number>();
   private clock = 0;
   /** Changes before this tick are forgotten: loads begun earlier are refused. */
@@ -38,7 +40,7 @@ export class PolicyCache {
     const hit = this.entries.get(k);
     if (!hit) return undefined;
     if (hit.enforcer.staleAfter <= this.now() || (versions !== undefined && versions !== hit.versions)) {
-      this.entries.delete(k);
+      this.remove(k, policyId);
       return undefined;
     }
     // Re-inserted: Map order is the recency order.
@@ -59,7 +61,13 @@ export class PolicyCache {
     const k = key(enforcer.policyId, namespace);
     this.entries.delete(k);
     this.entries.set(k, { enforcer, versions });
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    let keys = this.keysOf.get(enforcer.policyId);
+    if (!keys) this.keysOf.set(enforcer.policyId, (keys = new Set()));
+    keys.add(k);
+    if (this.entries.size > this.maxEntries) {
+      const [oldest, { enforcer: evicted }] = this.entries.entries().next().value!;
+      this.remove(oldest, evicted.policyId);
+    }
   }
 
   /** The policy changed: its compilations (in any namespace) go, and running loads are refused. */
@@ -70,8 +78,8 @@ export class PolicyCache {
       this.changedAt.clear();
       this.floor = this.clock;
     }
-    const prefix = `${policyId}\u0000`;
-    for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.entries.delete(k);
+    for (const k of this.keysOf.get(policyId) ?? []) this.entries.delete(k);
+    this.keysOf.delete(policyId);
   }
 
   clear(): void {
@@ -79,6 +87,14 @@ export class PolicyCache {
     this.floor = this.clock;
     this.changedAt.clear();
     this.entries.clear();
+    this.keysOf.clear();
+  }
+
+  private remove(k: string, policyId: string): void {
+    this.entries.delete(k);
+    const keys = this.keysOf.get(policyId);
+    keys?.delete(k);
+    if (keys?.size === 0) this.keysOf.delete(policyId);
   }
 }
 

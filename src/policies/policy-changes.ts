@@ -9,8 +9,11 @@ import pg from 'pg';
 import { DatabaseLocation } from '../persistence/database-location.js';
 import { POLICY_CHANNEL } from './policies.repository.js';
 import { PolicyCache } from './policy-cache.js';
+import { CompiledShapes } from './policy-shapes.js';
 
 const CACHE_ENTRIES = 10_000;
+/** Distinct policy contents whose compilations are shared (see CompiledShapes). */
+const SHARED_SHAPES = 1_000;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5000;
 /** Shows in pg_stat_activity, so operators (and tests) can find the listening connection. */
@@ -26,6 +29,7 @@ export const POLICY_LISTENER_NAME = 'twin-policy-changes';
 export class PolicyChanges implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(PolicyChanges.name);
   readonly cache = new PolicyCache(CACHE_ENTRIES);
+  readonly shapes = new CompiledShapes(SHARED_SHAPES);
   private listener?: pg.Client;
   private stopped = false;
   private retryMs = RETRY_MIN_MS;

@@ -4,6 +4,7 @@ import { parseResourceKey } from './model/resource-key.js';
 import type { PolicyEntryJson, PolicyJson } from './model/policy.types.js';
 import { RESOURCE_TYPES } from './model/policy.types.js';
 import { addRule, GRANT, NONE, REVOKE, summarize, TrieNode, type Decision } from './policy-trie.js';
+import type { CompiledShape, CompiledShapes, LiveEntry } from './policy-shapes.js';
 
 export interface CompileOptions {
   /** The policies this one imports, by id; an import that is missing here contributes nothing. */
@@ -18,6 +19,8 @@ export interface CompileOptions {
   now?: number;
   /** Internal (readersSummary): apply namespace-restricted entries whatever the namespace. */
   anyNamespace?: boolean;
+  /** Shares the compiled structure with policies of the same content (the policy cache's). */
+  shapes?: CompiledShapes;
 }
 
 /** A policy compiled for evaluation; `staleAfter` is when its earliest future subject expiry passes. */
@@ -40,29 +43,37 @@ export function compilePolicy(policy: PolicyJson, opts: CompileOptions = {}): Co
 
 function compile(policy: PolicyJson, opts: CompileOptions): Enforcer {
   const now = opts.now ?? Date.now();
-  const trees = new Map<ResourceType, TrieNode>(RESOURCE_TYPES.map((t) => [t, new TrieNode()]));
-  const subjects = new Set<string>();
+  const live: LiveEntry[] = [];
   let staleAfter = Infinity;
   for (const entry of applicableEntries(policy, opts)) {
-    const live: string[] = [];
+    const subjects: string[] = [];
     for (const [subject, s] of Object.entries(entry.subjects ?? {})) {
       if (s.expiry !== undefined) {
         const at = Date.parse(s.expiry);
         if (!(at > now)) continue;
         staleAfter = Math.min(staleAfter, at);
       }
-      live.push(subject);
+      subjects.push(subject);
     }
-    if (live.length === 0) continue;
-    for (const [key, effects] of Object.entries(entry.resources ?? {})) {
+    if (subjects.length > 0) live.push({ subjects, resources: entry.resources ?? {} });
+  }
+  const shape = opts.shapes ? opts.shapes.get(live, () => build(live)) : build(live);
+  return new Enforcer(policy.policyId, opts.revision ?? 0, shape.trees, staleAfter, shape.subjects);
+}
+
+function build(live: readonly LiveEntry[]): CompiledShape {
+  const trees = new Map<ResourceType, TrieNode>(RESOURCE_TYPES.map((t) => [t, new TrieNode()]));
+  const subjects = new Set<string>();
+  for (const entry of live) {
+    for (const [key, effects] of Object.entries(entry.resources)) {
       const { type, path } = parseResourceKey(key);
       const rule = { grant: new Set(effects.grant ?? []), revoke: new Set(effects.revoke ?? []) };
-      for (const subject of live) addRule(trees.get(type)!, path, subject, rule);
+      for (const subject of entry.subjects) addRule(trees.get(type)!, path, subject, rule);
     }
-    for (const subject of live) subjects.add(subject);
+    for (const subject of entry.subjects) subjects.add(subject);
   }
   for (const tree of trees.values()) summarize(tree);
-  return new Enforcer(policy.policyId, opts.revision ?? 0, trees, staleAfter, subjects);
+  return { trees, subjects };
 }
 
 function* applicableEntries(policy: PolicyJson, opts: CompileOptions): Iterable<PolicyEntryJson> {
