@@ -5,9 +5,8 @@ const parseTimestamptz = pg.types.getTypeParser(TIMESTAMPTZ, 'text') as (text: s
 
 /**
  * A `timestamptz` as PostgreSQL sends it, as JavaScript's ISO string (`Date#toISOString`: UTC,
- * milliseconds). The driver's parser builds a Date with a backtracking-free but allocating regex
- * and the repositories then format it again; a thing read (and every row of a search page) has
- * two of them. In a UTC session the text is already the ISO string in another layout, so it is
+ * milliseconds). The driver's parser matches regular expressions and builds a Date, which the
+ * repositories then formatted again; a thing read (and every row of a search page) has two. In a UTC session the text is already the ISO string in another layout, so it is
  * rearranged; anything else (another session time zone, years outside 1000–9999, BC) goes the
  * driver's way. Fractions are cut to milliseconds as `Date` does.
  */
