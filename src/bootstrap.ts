@@ -1,6 +1,7 @@
 import { type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { RequestHandler } from 'express';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { DestinationStream } from 'pino';
@@ -20,10 +21,18 @@ import { httpMetrics } from './metrics/http-metrics.js';
 import { PlatformMetrics } from './metrics/platform-metrics.js';
 import { DatabaseLocation } from './persistence/database-location.js';
 import { installRealtimeHttp } from './realtime/realtime.http.js';
+import { directReads } from './twins/http/direct-reads.js';
+import { SearchService } from './twins/search.service.js';
+import { TwinsQueryService } from './twins/twins-query.service.js';
 
 export interface AppOptions {
   /** Where the JSON log lines go instead of stdout (tests read them). */
   logDestination?: DestinationStream;
+  /**
+   * Runs after the platform's middleware, before anything answers a route (the direct reads
+   * included): the tests check every API response against Ditto's spec there.
+   */
+  beforeRoutes?: RequestHandler;
 }
 
 /** Builds the application exactly as production runs it; tests call this too. */
@@ -52,6 +61,10 @@ export async function createApp(config: ConfigService, options: AppOptions = {})
       liveChannelRefused(),
       dashboardSecurityHeaders(),
       rawBodyCollector(limit),
+      ...(options.beforeRoutes ? [options.beforeRoutes] : []),
+      ...(config.get('HTTP_DIRECT_READS')
+        ? [directReads(app.get(TwinsQueryService), app.get(SearchService))]
+        : []),
     ]),
   );
   app.useWebSocketAdapter(new WsAdapter(app));

@@ -69,6 +69,9 @@ export const configSchema = z
     // Longer request URLs are answered 414 (Ditto: 8k). Request line and headers together are
     // capped by Node's --max-http-header-size (16 KiB by default), answered 431.
     HTTP_MAX_URL_LENGTH: z.coerce.number().int().min(256).max(1_000_000).default(8192),
+    // The plain GET of a thing and of a search answered without Nest's routing (direct-reads.ts);
+    // false sends them through the routes like every other request.
+    HTTP_DIRECT_READS: flag(true),
     // What one query may ask for (common/query-limits.ts); over it is Ditto's 400.
     RQL_MAX_NODES: int(1, 10_000, 1000),
     RQL_MAX_SORT_KEYS: int(1, 64, 16),

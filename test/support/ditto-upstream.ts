@@ -66,8 +66,8 @@ export class Upstream {
         HOST: '127.0.0.1',
       }),
     );
-    const app = await createApp(config);
-    app.use(this.recorder());
+    // Before anything answers a route (the direct reads included), so it sees every request.
+    const app = await createApp(config, { beforeRoutes: this.recorder() });
     // The same port again after a halt, as a restarted Ditto would be.
     await app.listen(this.port, '127.0.0.1');
     this.port = (app.getHttpServer().address() as { port: number }).port;
