@@ -10,6 +10,7 @@ import { authMiddleware, dashboardSecurityHeaders } from './auth/auth.middleware
 import { AuthService } from './auth/auth.service.js';
 import { corsMiddleware } from './auth/cors.js';
 import { RequestRate } from './auth/request-rate.js';
+import { HttpDrain } from './common/http-drain.js';
 import { middlewareChain } from './common/middleware-chain.js';
 import { liveChannelRefused, repeatedQueryParameters } from './common/query-params.js';
 import { rawBodyCollector } from './common/raw-body.js';
@@ -49,6 +50,7 @@ export async function createApp(config: ConfigService, options: AppOptions = {})
   // First: SSE and the static files are answered by Express middleware before Nest's routes;
   // CORS before authentication, as preflights carry no credentials. Logs and metrics see all.
   answerClientErrors(app.getHttpServer());
+  drains.set(app, new HttpDrain(app.getHttpServer()));
   app.use(
     middlewareChain([
       requestLog(log),
@@ -78,12 +80,17 @@ export async function createApp(config: ConfigService, options: AppOptions = {})
   return app;
 }
 
+const drains = new WeakMap<INestApplication, HttpDrain>();
+
 /**
- * Closes the application, then stops the embedded PostgreSQL it started (if any): last, when no
- * feature can still need it (the ingest commits its last batches while closing).
+ * Stops taking HTTP connections and lets the requests in flight be answered (at most
+ * HTTP_SHUTDOWN_DRAIN_MS), closes the application, then stops the embedded PostgreSQL it started
+ * (if any): last, when no feature can still need it (the ingest commits its last batches while
+ * closing).
  */
 export async function closeApp(app: INestApplication): Promise<void> {
   const location = app.get(DatabaseLocation);
+  await drains.get(app)?.drain(app.get(ConfigService).get('HTTP_SHUTDOWN_DRAIN_MS'));
   await app.close();
   await location.stop();
 }

@@ -72,6 +72,9 @@ export const configSchema = z
     // The plain GET of a thing and of a search answered without Nest's routing (direct-reads.ts);
     // false sends them through the routes like every other request.
     HTTP_DIRECT_READS: flag(true),
+    // On SIGTERM, how long requests already accepted may take to be answered before the
+    // database closes (Kubernetes waits 30 s by default before it kills the pod).
+    HTTP_SHUTDOWN_DRAIN_MS: int(0, 120_000, 10_000),
     // What one query may ask for (common/query-limits.ts); over it is Ditto's 400.
     RQL_MAX_NODES: int(1, 10_000, 1000),
     RQL_MAX_SORT_KEYS: int(1, 64, 16),
