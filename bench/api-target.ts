@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import pg from 'pg';
-import { createApp } from '../src/bootstrap.js';
+import { closeApp, createApp } from '../src/bootstrap.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { ConfigService } from '../src/config/config.service.js';
 import { benchAuthEnv } from './auth.js';
@@ -32,7 +32,8 @@ async function startApp(anonymous: boolean): Promise<number> {
   );
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
-  process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
+  // As npm start stops: the requests autocannon left in flight are answered first.
+  process.once('SIGTERM', () => void closeApp(app).then(() => process.exit(0)));
   const server = app.getHttpServer() as import('node:http').Server;
   return (server.address() as { port: number }).port;
 }

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { authContext } from '../src/auth/auth-context.js';
 import { BASIC_SUBJECT_ISSUER } from '../src/auth/auth.service.js';
-import { createApp } from '../src/bootstrap.js';
+import { closeApp, createApp } from '../src/bootstrap.js';
 import { loadConfig } from '../src/config/config.schema.js';
 import { ConfigService } from '../src/config/config.service.js';
 import { socketOf } from '../src/realtime/ws-socket.js';
@@ -37,7 +37,8 @@ async function startApp(): Promise<{ port: number; produce: Produce }> {
   );
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
-  process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
+  // As npm start stops: the requests autocannon left in flight are answered first.
+  process.once('SIGTERM', () => void closeApp(app).then(() => process.exit(0)));
   const twins = app.get(TwinsService);
   const id = (k: number) => `bench:rt-${k}`;
   // Created by the bench user, so the default policy of each thing lets it read the events.
