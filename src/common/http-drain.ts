@@ -13,7 +13,8 @@ export class HttpDrain {
   private settled?: () => void;
 
   constructor(private readonly server: Server) {
-    server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    // Before the application's own listener, which may answer at once.
+    server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
       // A request on a connection kept alive: answered, and the client told to go elsewhere.
       if (this.draining) res.setHeader('Connection', 'close');
       this.open.add(res);
