@@ -33,6 +33,8 @@ export class RequestRate {
   }
 
   middleware() {
+    // Switched off: not a promise per request for nothing.
+    if (!this.limiter) return (_req: Request, _res: Response, next: NextFunction): void => next();
     return (req: Request, res: Response, next: NextFunction): void => {
       const auth = authOf(req);
       // The open paths (health, docs) have no subject and are not limited.

@@ -17,7 +17,6 @@ declare module 'express-serve-static-core' {
  */
 export function rawBodyCollector(limit: number) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    req.rawBodyLimit = limit;
     if (
       req.method === 'GET' ||
       req.method === 'HEAD' ||
@@ -27,6 +26,7 @@ export function rawBodyCollector(limit: number) {
       next();
       return;
     }
+    req.rawBodyLimit = limit;
     // Too large: answer 413 at once and close the connection instead of reading the rest.
     const refuse = (size: number): void => {
       req.rawBodyTooLarge = size;

@@ -46,6 +46,8 @@ export const configSchema = z
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
       .optional(),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    // Reads of things by id running at once; the ids asked for meanwhile share the next statement.
+    THING_READ_STATEMENTS: z.coerce.number().int().min(1).max(100).default(2),
     // Named statements for the repositories' fixed SQL; false behind a pooler that cannot keep them.
     DATABASE_PREPARED_STATEMENTS: flag(true),
     // Searches, counts and history reads run on a pool of their own with a statement timeout,

@@ -128,9 +128,14 @@ export class TwinsRepository {
     return rows[0] ? toStoredThing(rows[0]) : null;
   }
 
-  async findMany(db: Tx, thingIds: string[]): Promise<StoredThing[]> {
+  async findMany(
+    db: Tx,
+    thingIds: readonly string[],
+    opts: { metadata?: boolean } = {},
+  ): Promise<StoredThing[]> {
+    const columns = opts.metadata === false ? COLUMNS_NO_METADATA : COLUMNS;
     const rows = await db.query<ThingRow>(
-      `SELECT ${COLUMNS} FROM things WHERE thing_id = ANY($1::text[])`,
+      `SELECT ${columns} FROM things WHERE thing_id = ANY($1::text[])`,
       [thingIds],
       READ,
     );

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import request from 'supertest';
+import { TwinsRepository } from '../../src/twins/twins.repository.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { authHeaders } from '../support/auth.js';
 
@@ -87,5 +88,68 @@ describe('one write path under concurrency', () => {
     const allSeqs = all.map((r) => Number(r.seq));
     const firstSeen = seen[0];
     expect(seen).toEqual(allSeqs.filter((s) => s >= firstSeen));
+  });
+});
+
+const get = (id: string) => request(t.baseUrl).get(`/api/2/things/${id}`).set(authHeaders());
+
+describe('reads by id under load (THING_READ_STATEMENTS)', () => {
+  beforeAll(async () => {
+    for (let i = 0; i < 40; i++) {
+      await request(t.baseUrl)
+        .put(`/api/2/things/org.example:read-${i}`)
+        .set(authHeaders())
+        .send({ attributes: { i } })
+        .expect(201);
+    }
+  });
+
+  it('200 GETs at once on a slow database each get their own thing or 404, in a few statements', async () => {
+    // Each statement takes 20 ms longer, as on a loaded database: the GETs arriving meanwhile wait
+    // and go together in the next one.
+    const findMany = TwinsRepository.prototype.findMany.bind(new TwinsRepository());
+    const statements = jest
+      .spyOn(TwinsRepository.prototype, 'findMany')
+      .mockImplementation(async (...args) => {
+        await new Promise((ok) => setTimeout(ok, 20));
+        return findMany(...args);
+      });
+    try {
+      const ids = Array.from({ length: 200 }, (_, k) =>
+        k % 50 < 40 ? `org.example:read-${k % 50}` : `org.example:absent-${k}`,
+      );
+      const answers = await Promise.all(ids.map(get));
+      answers.forEach((res, k) => {
+        if (k % 50 < 40) {
+          expect(res.status).toBe(200);
+          expect(res.body).toEqual({ thingId: ids[k], policyId: ids[k], attributes: { i: k % 50 } });
+        } else {
+          expect(res.status).toBe(404);
+          expect(res.body.error).toBe('things:thing.notfound');
+        }
+      });
+      expect(statements.mock.calls.length).toBeLessThan(ids.length / 4);
+    } finally {
+      statements.mockRestore();
+    }
+  });
+
+  it('a GET sent after a write was answered shows that write while other clients keep reading', async () => {
+    const id = 'org.example:read-your-writes';
+    await request(t.baseUrl).put(`/api/2/things/${id}`).set(authHeaders()).send({}).expect(201);
+    let reading = true;
+    const others = Array.from({ length: 20 }, async (_, c) => {
+      while (reading) await get(`org.example:read-${c}`).expect(200);
+    });
+    try {
+      for (let v = 0; v < 30; v++) {
+        await patch(id, { attributes: { v } }).expect(204);
+        const res = await get(id).expect(200);
+        expect(res.body.attributes).toEqual({ v });
+      }
+    } finally {
+      reading = false;
+      await Promise.all(others);
+    }
   });
 });
