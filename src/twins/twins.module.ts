@@ -6,6 +6,7 @@ import { HistoryRepository } from './history/history.repository.js';
 import { ThingHistoryService } from './history/thing-history.service.js';
 import { SearchController } from './http/search.controller.js';
 import { ThingsController } from './http/things.controller.js';
+import { SearchIndexUpkeep } from './search-index-upkeep.js';
 import { SearchService } from './search.service.js';
 import { ThingPolicies } from './thing-policies.js';
 import { TwinsQueryService } from './twins-query.service.js';
@@ -20,6 +21,7 @@ import { TwinsService } from './twins.service.js';
     TwinsService,
     TwinsQueryService,
     SearchService,
+    SearchIndexUpkeep,
     HistoryRepository,
     ThingHistoryService,
     { provide: THING_POLICY_LOOKUP, useClass: ThingPolicies },

@@ -142,6 +142,18 @@ export class TwinsRepository {
     return rows.map(toStoredThing);
   }
 
+  /**
+   * Merges the search index's pending list into the index (PostgreSQL's GIN fast update: writes
+   * append to that list, and whoever finds it over gin_pending_list_limit merges it all).
+   * Returns the pages it removed from the list.
+   */
+  async mergeSearchIndexPending(db: Tx): Promise<number> {
+    const rows = await db.query<{ pages: number }>(
+      `SELECT gin_clean_pending_list('things_doc_idx'::regclass)::int AS pages`,
+    );
+    return rows[0]?.pages ?? 0;
+  }
+
   /** Runs a query compiled by the search module (it selects at least COLUMNS). */
   search(db: Tx, query: SqlQuery): Promise<SearchRow[]> {
     return db.query<SearchRow>(query.sql, query.params, {
