@@ -70,9 +70,12 @@ function databaseAway(err: unknown): boolean {
   const code = typeof e?.code === 'string' ? e.code : '';
   if (AWAY_SQLSTATES.has(code) || code.startsWith('08') || AWAY_ERRNOS.has(code)) return true;
   const message = typeof e?.message === 'string' ? e.message : '';
-  // node-postgres reports a dropped or refused connection without a code.
+  // node-postgres reports a dropped or refused connection without a code, and a pool this
+  // replica has closed (it is stopping: a request still running, whose client has left and so
+  // no longer holds up the drain) in words of its own.
   return (
     message.startsWith('Connection terminated') ||
+    message === 'Cannot use a pool after calling end on the pool' ||
     message.includes('timeout exceeded when trying to connect') ||
     message === 'Client has encountered a connection error and is not queryable'
   );
