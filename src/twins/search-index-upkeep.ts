@@ -3,7 +3,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
-  type OnApplicationShutdown,
+  type BeforeApplicationShutdown,
 } from '@nestjs/common';
 import { PeriodicTask } from '../common/periodic-task.js';
 import { ConfigService } from '../config/config.service.js';
@@ -25,7 +25,7 @@ const CANNOT = new Set(['42501', '42P01']);
  * another in progress waits for it and then has little to do.
  */
 @Injectable()
-export class SearchIndexUpkeep implements OnApplicationBootstrap, OnApplicationShutdown {
+export class SearchIndexUpkeep implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('SearchIndexUpkeep');
   private readonly task = new PeriodicTask('merging the search index', () => this.merge(), this.logger);
   private stopped = false;
@@ -41,7 +41,8 @@ export class SearchIndexUpkeep implements OnApplicationBootstrap, OnApplicationS
     if (every > 0) this.task.start(every);
   }
 
-  onApplicationShutdown(): Promise<void> {
+  /** Before any pool closes (TransactionRunner closes them in onApplicationShutdown). */
+  beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     return this.task.stop();
   }
