@@ -11,6 +11,7 @@ import { AuthService } from './auth/auth.service.js';
 import { corsMiddleware } from './auth/cors.js';
 import { RequestRate } from './auth/request-rate.js';
 import { HttpDrain } from './common/http-drain.js';
+import { inFrontOfExpress } from './common/in-front-of-express.js';
 import { middlewareChain } from './common/middleware-chain.js';
 import { liveChannelRefused, repeatedQueryParameters } from './common/query-params.js';
 import { rawBodyCollector } from './common/raw-body.js';
@@ -47,11 +48,13 @@ export async function createApp(config: ConfigService, options: AppOptions = {})
   const limit = config.get('THING_MAX_SIZE_BYTES');
   app.set('etag', false);
   app.set('x-powered-by', false);
-  // First: SSE and the static files are answered by Express middleware before Nest's routes;
-  // CORS before authentication, as preflights carry no credentials. Logs and metrics see all.
+  // First, in front of Express: SSE and the static files are answered by Express middleware
+  // before Nest's routes; CORS before authentication, as preflights carry no credentials. Logs
+  // and metrics see all.
   answerClientErrors(app.getHttpServer());
   drains.set(app, new HttpDrain(app.getHttpServer()));
-  app.use(
+  inFrontOfExpress(
+    app,
     middlewareChain([
       requestLog(log),
       httpMetrics(app.get(PlatformMetrics)),

@@ -1,9 +1,10 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 /**
- * The platform's global middleware as one Express layer: Express walks its router stack per
- * layer (match, params, prefix trimming) for every request, which cost more than most of these
- * handlers themselves. Semantics kept: a handler ends the request or calls next; next(err) skips
+ * The platform's global middleware as one handler (run in front of Express, see
+ * in-front-of-express.ts): Express walks its router stack per layer (match, params, prefix
+ * trimming) for every request, which cost more than most of these handlers themselves. Semantics
+ * kept: a handler ends the request or calls next; next(err) skips
  * the rest to Express's error handling; a thrown error or a rejected promise counts as next(err),
  * as Express 5 does.
  */
