@@ -34,6 +34,11 @@ export const BASIC_SUBJECT_ISSUER = 'nginx';
 export const ANONYMOUS: AuthContext = { ...authContext(['anonymous:anonymous']), unrestricted: true };
 const GENERATED_USER = 'ditto';
 const BEARER_CHALLENGE = 'Bearer realm="ditto", error="invalid_token"';
+/**
+ * Failed authentications counted per client address, and how long the window runs (from an
+ * address's first failure, the limiter's fixed window; from its last failure, ours).
+ */
+const FAILURE_WINDOW_MS = 60_000;
 
 /**
  * Authenticates every entry point the same way: HTTP basic against configured users, OpenID
@@ -47,6 +52,8 @@ export class AuthService implements OnModuleInit {
   private basic = new BasicVerifier(new Map());
   private readonly oidc: OidcVerifier;
   private readonly failures: RateLimiterMemory;
+  /** Addresses with a failure in the last minute, in the order of their last failure, and until when. */
+  private readonly failedRecently = new Map<string, number>();
   private readonly failureLimit: number;
 
   constructor(
@@ -58,7 +65,7 @@ export class AuthService implements OnModuleInit {
       config.get('AUTH_OIDC_TIMEOUT_MS'),
     );
     this.failureLimit = config.get('AUTH_FAILURE_LIMIT');
-    this.failures = new RateLimiterMemory({ points: this.failureLimit, duration: 60 });
+    this.failures = new RateLimiterMemory({ points: this.failureLimit, duration: FAILURE_WINDOW_MS / 1000 });
   }
 
   async onModuleInit(): Promise<void> {
@@ -85,15 +92,34 @@ export class AuthService implements OnModuleInit {
   /** The subjects the request acts for; throws a DomainError (401, or 429 after too many failures). */
   async authenticate(req: AuthRequest): Promise<AuthContext> {
     const address = req.socket?.remoteAddress ?? 'unknown';
-    const record = await this.failures.get(address);
-    if (record && record.consumedPoints >= this.failureLimit) {
-      throw Errors.authenticationRateLimited(Math.max(1, Math.ceil(record.msBeforeNext / 1000)));
+    // Only an address that failed within the limiter's minute can be over the limit: the others
+    // (every well-behaved client) need not wait for the limiter's answer on each request.
+    const failedUntil = this.failedRecently.get(address);
+    if (failedUntil !== undefined && failedUntil > Date.now()) {
+      const record = await this.failures.get(address);
+      if (record && record.consumedPoints >= this.failureLimit) {
+        throw Errors.authenticationRateLimited(Math.max(1, Math.ceil(record.msBeforeNext / 1000)));
+      }
     }
     try {
       return await this.identify(req);
     } catch (err) {
-      if (err instanceof DomainError) await this.failures.penalty(address, 1);
+      if (err instanceof DomainError) {
+        this.noteFailure(address);
+        await this.failures.penalty(address, 1);
+      }
       throw err;
+    }
+  }
+
+  /** Remembers when `address` last failed, for FAILURE_WINDOW_MS; the oldest entries go first. */
+  private noteFailure(address: string): void {
+    const now = Date.now();
+    this.failedRecently.delete(address);
+    this.failedRecently.set(address, now + FAILURE_WINDOW_MS);
+    for (const [a, until] of this.failedRecently) {
+      if (until > now) break;
+      this.failedRecently.delete(a);
     }
   }
 
