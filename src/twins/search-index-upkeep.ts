@@ -28,7 +28,6 @@ const CANNOT = new Set(['42501', '42P01']);
 export class SearchIndexUpkeep implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('SearchIndexUpkeep');
   private readonly task = new PeriodicTask('merging the search index', () => this.merge(), this.logger);
-  private stopped = false;
 
   constructor(
     @Inject(TwinsRepository) private readonly repo: TwinsRepository,
@@ -43,13 +42,11 @@ export class SearchIndexUpkeep implements OnApplicationBootstrap, BeforeApplicat
 
   /** Before any pool closes (TransactionRunner closes them in onApplicationShutdown). */
   beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
     return this.task.stop();
   }
 
   /** Pages moved from the pending list into the index; 0 when the upkeep had to give up. */
   async merge(): Promise<number> {
-    if (this.stopped) return 0;
     try {
       return await this.repo.mergeSearchIndexPending(this.tx.db);
     } catch (err) {
