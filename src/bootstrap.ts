@@ -11,7 +11,7 @@ import { AuthService } from './auth/auth.service.js';
 import { corsMiddleware } from './auth/cors.js';
 import { RequestRate } from './auth/request-rate.js';
 import { HttpDrain } from './common/http-drain.js';
-import { inFrontOfExpress } from './common/in-front-of-express.js';
+import { inFrontOfExpress, PlatformExpressAdapter } from './common/in-front-of-express.js';
 import { middlewareChain } from './common/middleware-chain.js';
 import { liveChannelRefused, repeatedQueryParameters } from './common/query-params.js';
 import { rawBodyCollector } from './common/raw-body.js';
@@ -41,10 +41,14 @@ export interface AppOptions {
 export async function createApp(config: ConfigService, options: AppOptions = {}): Promise<INestApplication> {
   // Every Nest Logger call goes to pino (JSON lines; LOG_LEVEL filters).
   const log = await createRootLogger(config.get('LOG_LEVEL'), options.logDestination);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.withConfig(config), {
-    bodyParser: false,
-    logger: new PinoNestLogger(log),
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.withConfig(config),
+    new PlatformExpressAdapter(),
+    {
+      bodyParser: false,
+      logger: new PinoNestLogger(log),
+    },
+  );
   const limit = config.get('THING_MAX_SIZE_BYTES');
   app.set('etag', false);
   app.set('x-powered-by', false);
