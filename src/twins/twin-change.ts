@@ -46,15 +46,19 @@ export function computeChange(
   const timeOf = (pointer: string): string => leafTimes?.[pointer] ?? sourceTime ?? opts.now;
   const path = cmd.path;
   const currentValue = current ? (path.length === 0 ? current.doc : getAt(current.doc, path)) : undefined;
-  checkPreconditions(
-    {
-      exists: currentValue !== undefined,
-      thingTag: current ? entityTag(current.revision, [], null) : undefined,
-      resourceTag:
-        current && currentValue !== undefined ? entityTag(current.revision, path, currentValue) : undefined,
-    },
-    cmd.preconditions,
-  );
+  // Only a conditional request needs the tags: a sub-resource's hashes its whole value, which
+  // every device reading (a merge at /features) would otherwise pay for.
+  if (cmd.preconditions) {
+    checkPreconditions(
+      {
+        exists: currentValue !== undefined,
+        thingTag: current ? entityTag(current.revision, [], null) : undefined,
+        resourceTag:
+          current && currentValue !== undefined ? entityTag(current.revision, path, currentValue) : undefined,
+      },
+      cmd.preconditions,
+    );
+  }
 
   if (!current) {
     if (path.length > 0 || cmd.type === 'delete') throw Errors.thingNotFound(cmd.thingId);
