@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { benchAuthHeaders } from './auth.js';
@@ -24,6 +25,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const RATES = (process.env.BENCH_RATES ?? '100,1000,5000').split(',').map(Number);
 const target = fileURLToPath(new URL('./realtime-target.js', import.meta.url));
 const now = () => performance.timeOrigin + performance.now();
+/** Where a change's creation time starts in its envelope (`value.t`). */
+const T_KEY = Buffer.from('"t":');
 
 /** Latency histogram in 0.1 ms buckets up to 60 s. */
 class Histogram {
@@ -58,6 +61,24 @@ interface Result {
   cpuMs: number;
   /** Making the changes, per tick: part of every change's latency. */
   write: WriteTimes;
+  /** Full garbage collections of this (the receiving) process in the measured window. */
+  receiverGcs: { count: number; maxMs: number };
+}
+
+/**
+ * This process receives for every client, so its own full garbage collections stall deliveries
+ * it then times as late, whichever server sent them: each row says how many ran in its window.
+ */
+const fullGcs: { at: number; ms: number }[] = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries())
+    if ((e as { detail?: { kind?: number } }).detail?.kind === perf.NODE_PERFORMANCE_GC_MAJOR)
+      fullGcs.push({ at: performance.timeOrigin + e.startTime, ms: e.duration });
+}).observe({ entryTypes: ['gc'] });
+
+function fullGcsSince(start: number): { count: number; maxMs: number } {
+  const mine = fullGcs.filter((g) => g.at >= start);
+  return { count: mine.length, maxMs: Math.max(0, ...mine.map((g) => g.ms)) };
 }
 
 class Clients {
@@ -100,13 +121,16 @@ class Clients {
     this.delivered = 0;
   }
 
-  /** The change's creation time, read without parsing the whole envelope. */
+  /**
+   * The change's creation time, read without parsing the envelope or copying it into a string:
+   * this one process receives for every client, and what it allocates per message makes its own
+   * garbage collections, which would show as latency of whatever arrives meanwhile.
+   */
   private onMessage(data: Buffer): void {
     const at = now();
-    const text = data.toString('latin1');
-    const k = text.indexOf('"t":');
+    const k = data.indexOf(T_KEY);
     if (k < 0) return;
-    const t = parseFloat(text.slice(k + 4, k + 30));
+    const t = parseFloat(data.toString('latin1', k + T_KEY.length, k + T_KEY.length + 26));
     if (t === 0) return;
     this.histogram.add(at - t);
     this.delivered++;
@@ -164,6 +188,7 @@ async function measure(mode: 'app' | 'raw', url: string, rate: number, count: nu
       cpuPer1k: (cpuMs / clients.delivered) * 1000,
       cpuMs,
       write,
+      receiverGcs: fullGcsSince(start),
     };
   } finally {
     clients.close();
@@ -191,6 +216,7 @@ function row(ours: Result, raw: Result, writes: Result, clients: number): string
   const n = (v: number, w = 8) => v.toFixed(0).padStart(w);
   const ms = (v: number) => v.toFixed(1).padStart(7);
   const fanout = ((ours.cpuMs - writes.cpuMs) / ours.delivered) * 1000;
+  const gcs = (r: Result) => `${r.receiverGcs.count} (max ${r.receiverGcs.maxMs.toFixed(0)} ms)`;
   const lost =
     ours.delivered < ours.made * clients
       ? `  (${ours.made * clients - ours.delivered} not delivered, ${ours.closed} closed)`
@@ -200,7 +226,8 @@ function row(ours: Result, raw: Result, writes: Result, clients: number): string
     ` | raw ws ${n(raw.perSec)} ev/s p50 ${ms(raw.p50)} ms p99 ${ms(raw.p99)} ms ${ms(raw.cpuPer1k)} cpu-ms/1k` +
     ` | ratio ev/s ${(ours.perSec / raw.perSec).toFixed(2)}, p50 ×${(ours.p50 / raw.p50).toFixed(1)}, p99 ×${(ours.p99 / raw.p99).toFixed(1)}, cpu ×${(ours.cpuPer1k / raw.cpuPer1k).toFixed(1)}` +
     ` | fan-out alone ${ms(fanout)} cpu-ms/1k ×${(fanout / raw.cpuPer1k).toFixed(1)} (writes alone ${n(writes.cpuMs / SECONDS, 0)} cpu-ms/s)` +
-    ` | platform's batch commits p50 ${ms(ours.write.p50)} p99 ${ms(ours.write.p99)} max ${ms(ours.write.max)} ms, largest ${ours.write.largestBatch} changes${lost}`
+    ` | platform's batch commits p50 ${ms(ours.write.p50)} p99 ${ms(ours.write.p99)} max ${ms(ours.write.max)} ms, largest ${ours.write.largestBatch} changes` +
+    ` | receiver's full GCs ${gcs(ours)} / ${gcs(raw)}${lost}`
   );
 }
 

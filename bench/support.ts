@@ -5,16 +5,10 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NestFactory } from '@nestjs/core';
 import autocannon from 'autocannon';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import pg from 'pg';
-import { AppModule } from '../src/app.module.js';
-import { loadConfig } from '../src/config/config.schema.js';
-import { ConfigService } from '../src/config/config.service.js';
-import { startEmbeddedPostgres } from '../src/persistence/embedded-postgres.js';
 import type { TwinCommand } from '../src/twins/twin.types.js';
-import { TwinsService } from '../src/twins/twins.service.js';
 import { benchAuthEnv, benchAuthHeaders, envWithoutAuth } from './auth.js';
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
@@ -27,6 +21,7 @@ export async function benchDatabase(): Promise<{ url: string; close: () => Promi
   if (!serverUrl) {
     dir = mkdtempSync(join(tmpdir(), 'twin-bench-pg-'));
     chmodSync(dir, 0o755);
+    const { startEmbeddedPostgres } = await import('../src/persistence/embedded-postgres.js');
     const embedded = await startEmbeddedPostgres({ dataDir: dir, port: 0 });
     serverUrl = embedded.url;
     stopEmbedded = () => embedded.stop();
@@ -122,6 +117,23 @@ export function machine(): string {
 }
 
 /**
+ * The platform's modules, loaded only by a bench that seeds through them: a measuring process that
+ * carried the whole application on its heap (tens of MB) would pay for marking it in every full
+ * garbage collection, and those pauses would show as the latency it measures.
+ */
+async function platformModules() {
+  const [{ NestFactory }, { AppModule }, { loadConfig }, { ConfigService }, { TwinsService }] =
+    await Promise.all([
+      import('@nestjs/core'),
+      import('../src/app.module.js'),
+      import('../src/config/config.schema.js'),
+      import('../src/config/config.service.js'),
+      import('../src/twins/twins.service.js'),
+    ]);
+  return { NestFactory, AppModule, loadConfig, ConfigService, TwinsService };
+}
+
+/**
  * Seeds things `from`…`count - 1` through TwinsService.applyMany in an application context of this process
  * (the platform's own write path: policies, readers summary, journal), `batch` commands a
  * transaction, `parallel` transactions at once. Returns things/s.
@@ -132,6 +144,7 @@ export async function seedTwins(
   command: (i: number) => TwinCommand,
   { batch = 1000, parallel = 2, from = 0 }: { batch?: number; parallel?: number; from?: number } = {},
 ): Promise<number> {
+  const { NestFactory, AppModule, loadConfig, ConfigService, TwinsService } = await platformModules();
   const config = new ConfigService(loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'error' }));
   const ctx = await NestFactory.createApplicationContext(AppModule.withConfig(config), { logger: ['error'] });
   const twins = ctx.get(TwinsService);

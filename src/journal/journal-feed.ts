@@ -8,7 +8,7 @@ import {
 import pg from 'pg';
 import { DatabaseLocation } from '../persistence/database-location.js';
 import { TwinEventBus } from './event-bus.js';
-import { JOURNAL_CHANNEL } from './journal.repository.js';
+import { asReadBack, JOURNAL_CHANNEL } from './journal.repository.js';
 import { JournalService } from './journal.service.js';
 import type { JournalEntry } from './journal.types.js';
 
@@ -33,6 +33,8 @@ export interface FeedSubscription {
 }
 
 const PAGE = 1000;
+/** How long the notice of this process's own commit waits for the commit's entries from the bus. */
+const OWN_COMMIT_GRACE_MS = 200;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5000;
 /** Shows in pg_stat_activity, so operators (and tests) can find the listening connection. */
@@ -108,7 +110,10 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
   async onApplicationBootstrap(): Promise<void> {
     // Listen before reading the head: a commit between the two is then announced, not lost.
     await this.connect();
-    this.unsubscribeBus = this.bus.subscribe((entries) => this.trigger(entries[entries.length - 1]?.seq));
+    // After the writer has its answer: the fan-out must not delay the next write (or its reply).
+    this.unsubscribeBus = this.bus.subscribe(
+      (entries) => void setImmediate(() => this.committedHere(entries)),
+    );
     this.lastSeq = await this.journal.headSeq();
     this.noteCommitted(this.lastSeq);
     this.started = true;
@@ -183,6 +188,26 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
 
   private noteCommitted(seq: string): void {
     if (seqAfter(seq, this.known)) this.known = seq;
+  }
+
+  /**
+   * Entries this process has just committed (the event bus, right after the commit). When they
+   * follow the feed's last seq with no gap they are dispatched as they are, in the form a read of
+   * their rows gives, and the journal is not read back: the desired-state publisher always listens,
+   * so otherwise every commit cost one more statement and the rows' parsing. Anything else (another
+   * replica's or a policy's commit in between, a seq a rolled-back append drew, a read under way)
+   * leaves it to reading from the last seq, as before.
+   */
+  private committedHere(entries: readonly JournalEntry[]): void {
+    const last = entries[entries.length - 1]?.seq;
+    if (last === undefined) return;
+    if (this.started && !this.stopped && !this.pumping && continues(this.lastSeq, entries)) {
+      this.noteCommitted(last);
+      this.lastSeq = last;
+      if (this.subscribers.size > 0) this.dispatch(entries.map(asReadBack));
+      return;
+    }
+    this.trigger(last);
   }
 
   private trigger(committed?: string): void {
@@ -273,9 +298,19 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
     client.on('end', () => this.lost(client));
     client.on('notification', (msg) => {
       if (msg.channel !== JOURNAL_CHANNEL) return;
+      const seq = msg.payload || undefined;
       // The payload is the commit's highest seq: nothing to read if we are already past it.
-      if (msg.payload && !seqAfter(msg.payload, this.lastSeq)) return;
-      this.trigger(msg.payload || undefined);
+      if (seq !== undefined && !seqAfter(seq, this.lastSeq)) return;
+      if (seq !== undefined && this.journal.appendedHere(seq)) {
+        // This process's own commit, whose notice often overtakes the commit's answer: its
+        // entries come from the bus. Read only if they have not come by then (the answer was lost).
+        this.noteCommitted(seq);
+        setTimeout(() => {
+          if (seqAfter(seq, this.lastSeq)) this.trigger(seq);
+        }, OWN_COMMIT_GRACE_MS).unref();
+        return;
+      }
+      this.trigger(seq);
     });
     try {
       await client.connect();
@@ -318,6 +353,16 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
     }, this.retryMs);
     this.retryTimer.unref();
   }
+}
+
+/** True when the entries' seqs are the ones right after `last`, one by one. */
+function continues(last: string, entries: readonly JournalEntry[]): boolean {
+  let expected = BigInt(last);
+  for (const e of entries) {
+    expected += 1n;
+    if (e.seq !== expected.toString()) return false;
+  }
+  return true;
 }
 
 function describe(err: unknown): string {

@@ -156,6 +156,30 @@ export function journalEntryOf(r: JournalRow): JournalEntry {
 }
 
 /**
+ * A just appended entry as a read of its row returns it (journalEntryOf), so that what the feed
+ * hands on without reading the journal equals what a replay reads: values through JSON as jsonb
+ * keeps them (no undefined members; copies, not the writer's own objects), optional columns
+ * absent when empty, the time as PostgreSQL gives it back (UTC, milliseconds).
+ */
+export function asReadBack(e: JournalEntry): JournalEntry {
+  return journalEntryOf({
+    seq: e.seq,
+    entity: e.entity ?? 'thing',
+    thing_id: e.thingId,
+    policy_id: e.policyId ?? null,
+    revision: String(e.revision),
+    action: e.action,
+    path: e.path,
+    value: e.value === undefined ? null : (JSON.parse(JSON.stringify(e.value)) as unknown),
+    leaf_times:
+      e.leafTimes === undefined ? null : (JSON.parse(JSON.stringify(e.leafTimes)) as Record<string, string>),
+    ts: new Date(e.timestamp).toISOString(),
+    origin: e.origin,
+    correlation_id: e.correlationId ?? null,
+  });
+}
+
+/**
  * A value is wrapped in an array so that a JSON null stays a JSON null (json_to_recordset reads a
  * bare null as SQL NULL, which is what an entry without a value stores).
  */

@@ -5,9 +5,15 @@ import { JournalStatsRepository, type PendingByNamespace } from './journal-stats
 import { JournalRepository } from './journal.repository.js';
 import type { ChangeOrigin, JournalEntry, NewJournalEntry } from './journal.types.js';
 
+/** Appends remembered as this process's own (see appendedHere); more are forgotten oldest first. */
+const OWN_APPENDS_KEPT = 1024;
+
 /** The journal as other features see it: append inside a twin transaction, read to resume. */
 @Injectable()
 export class JournalService {
+  /** The last seq of each recent append made here, until the feed has had its commit notice. */
+  private readonly ownAppends = new Set<string>();
+
   constructor(
     @Inject(JournalRepository) private readonly repo: JournalRepository,
     @Inject(TransactionRunner) private readonly tx: TransactionRunner,
@@ -15,8 +21,25 @@ export class JournalService {
     @Inject(JournalHistoryRepository) private readonly history: JournalHistoryRepository,
   ) {}
 
-  append(tx: Tx, entries: NewJournalEntry[]): Promise<JournalEntry[]> {
-    return this.repo.append(tx, entries);
+  async append(tx: Tx, entries: NewJournalEntry[]): Promise<JournalEntry[]> {
+    const appended = await this.repo.append(tx, entries);
+    const last = appended[appended.length - 1]?.seq;
+    if (last !== undefined) {
+      // Kept also when the transaction then rolls back (no notice comes): bounded, oldest out.
+      if (this.ownAppends.size >= OWN_APPENDS_KEPT)
+        this.ownAppends.delete(this.ownAppends.values().next().value!);
+      this.ownAppends.add(last);
+    }
+    return appended;
+  }
+
+  /**
+   * True once for the last seq of an append made by this process: a commit notice carrying it
+   * (the NOTIFY payload) announces this process's own commit, whose entries the writer hands to
+   * the event bus itself.
+   */
+  appendedHere(lastSeq: string): boolean {
+    return this.ownAppends.delete(lastSeq);
   }
 
   lastRevisions(tx: Tx, thingIds: string[]): Promise<Map<string, number>> {

@@ -91,7 +91,8 @@ describe('JournalFeed', () => {
     );
     await Promise.all([write(b, 'feed.replay', 30, 10), write(a, 'feed.replay', 30, 10)]);
     await until('every entry', () => got.length >= 210 + 310 + 310);
-    expect(sub.live).toBe(true);
+    // The switch comes once the consumer has finished with the last page it was given.
+    await until('the switch to live', () => sub.live);
     expect(pages).toBeGreaterThan(0);
     const journal = (
       await admin.query<{ seq: string }>(
@@ -177,6 +178,9 @@ describe('JournalFeed', () => {
       return read(...args);
     });
     try {
+      // A seq drawn and never committed (as by a rolled-back append): this replica's next commit
+      // does not follow the feed's last seq, so the feed has to read it and not take it off the bus.
+      await admin.query(`SELECT nextval('journal_seq')`);
       await write(a, 'feed.acked', 0, 3);
       const late: JournalEntry[] = [];
       const lateSub = feed.subscribe(
@@ -192,6 +196,45 @@ describe('JournalFeed', () => {
       release();
       reads.mockRestore();
       earlySub.close();
+    }
+  });
+
+  it("hands this replica's own commits on without reading them back, as a replay reads them", async () => {
+    const feed = a.app.get(JournalFeed);
+    const journal = a.app.get(JournalService);
+    const head = (await admin.query<{ seq: string }>('SELECT max(seq)::text AS seq FROM journal')).rows[0]
+      .seq;
+    await until('the feed at the head', () => feed.head === head);
+    const start = feed.head;
+    const live: JournalEntry[] = [];
+    const sub = feed.subscribe((entries) => void live.push(...entries));
+    const reads = jest.spyOn(journal, 'readAfter');
+    try {
+      const twins = a.app.get(TwinsService);
+      await twins.applyMany([
+        { type: 'modify', thingId: 'feed.own:t', path: [], value: {}, origin: 'system' },
+      ]);
+      // Values of every kind, and members the wire drops (undefined), as a client's merge may hold.
+      for (let n = 1; n <= 20; n++)
+        await twins.applyMany([
+          {
+            type: 'merge',
+            thingId: 'feed.own:t',
+            path: ['attributes'],
+            value: { n, s: `v${n}`, nested: { ok: n % 2 === 0, list: [n, null, 'x'] }, gone: null },
+            origin: 'system',
+          },
+        ]);
+      await until('every change', () => live.length >= 21);
+      // Each commit was handed on from the bus: the journal was not read for any of them.
+      expect(reads).not.toHaveBeenCalled();
+      reads.mockRestore();
+      const replayed = await journal.readAfter(start, 100);
+      expect(live).toEqual(replayed);
+      expect(live.map((e) => e.revision)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    } finally {
+      reads.mockRestore();
+      sub.close();
     }
   });
 });
