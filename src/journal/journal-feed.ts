@@ -299,9 +299,10 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
     client.on('notification', (msg) => {
       if (msg.channel !== JOURNAL_CHANNEL) return;
       const seq = msg.payload || undefined;
+      const own = seq !== undefined && this.journal.appendedHere(seq);
       // The payload is the commit's highest seq: nothing to read if we are already past it.
       if (seq !== undefined && !seqAfter(seq, this.lastSeq)) return;
-      if (seq !== undefined && this.journal.appendedHere(seq)) {
+      if (own) {
         // This process's own commit, whose notice often overtakes the commit's answer: its
         // entries come from the bus. Read only if they have not come by then (the answer was lost).
         this.noteCommitted(seq);

@@ -173,10 +173,17 @@ export function asReadBack(e: JournalEntry): JournalEntry {
     value: e.value === undefined ? null : (JSON.parse(JSON.stringify(e.value)) as unknown),
     leaf_times:
       e.leafTimes === undefined ? null : (JSON.parse(JSON.stringify(e.leafTimes)) as Record<string, string>),
-    ts: new Date(e.timestamp).toISOString(),
+    ts: isoMillis(e.timestamp),
     origin: e.origin,
     correlation_id: e.correlationId ?? null,
   });
+}
+
+/** `Date#toISOString`'s form, which a time read back has; a write's own time usually has it already. */
+function isoMillis(ts: string): string {
+  return ts.length === 24 && ts.charCodeAt(23) === 90 && ts.charCodeAt(10) === 84 && ts.charCodeAt(19) === 46
+    ? ts
+    : new Date(ts).toISOString();
 }
 
 /**

@@ -6,6 +6,7 @@ import type { TwinCommand } from '../../src/twins/twin.types.js';
 import { TwinsService } from '../../src/twins/twins.service.js';
 import { FEED_APPLICATION_NAME, JournalFeed, seqAfter } from '../../src/journal/journal-feed.js';
 import { JournalService } from '../../src/journal/journal.service.js';
+import { TransactionRunner } from '../../src/persistence/transaction.js';
 import type { JournalEntry } from '../../src/journal/journal.types.js';
 
 /** The journal feed against real PostgreSQL: two instances on one database, as two replicas. */
@@ -234,6 +235,41 @@ describe('JournalFeed', () => {
       expect(live.map((e) => e.revision)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
     } finally {
       reads.mockRestore();
+      sub.close();
+    }
+  });
+
+  it('still delivers a commit of its own whose entries never reached the bus, reading it after a grace', async () => {
+    const feed = a.app.get(JournalFeed);
+    const journal = a.app.get(JournalService);
+    const got: JournalEntry[] = [];
+    const sub = feed.subscribe(
+      (entries) => void got.push(...entries.filter((e) => e.thingId === 'feed.lost:t')),
+    );
+    try {
+      // Appended and committed by this process, but not through the twin write path, which is what
+      // hands entries to the bus: as when the commit's answer is lost with its connection.
+      await a.app.get(TransactionRunner).run((tx) =>
+        journal.append(tx, [
+          {
+            thingId: 'feed.lost:t',
+            revision: 1,
+            action: 'created',
+            path: '/',
+            value: { thingId: 'feed.lost:t' },
+            timestamp: new Date().toISOString(),
+            origin: 'system',
+            correlationId: null,
+          },
+        ]),
+      );
+      await until('the entry, read from the journal', () => got.length === 1);
+      expect(got[0]).toMatchObject({
+        thingId: 'feed.lost:t',
+        revision: 1,
+        value: { thingId: 'feed.lost:t' },
+      });
+    } finally {
       sub.close();
     }
   });
