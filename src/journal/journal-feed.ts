@@ -5,10 +5,10 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import pg from 'pg';
 import { DatabaseLocation } from '../persistence/database-location.js';
 import { TwinEventBus } from './event-bus.js';
-import { asReadBack, JOURNAL_CHANNEL } from './journal.repository.js';
+import { JournalListener } from './journal-listener.js';
+import { asReadBack } from './journal.repository.js';
 import { JournalService } from './journal.service.js';
 import type { JournalEntry } from './journal.types.js';
 
@@ -35,10 +35,10 @@ export interface FeedSubscription {
 const PAGE = 1000;
 /** How long the notice of this process's own commit waits for the commit's entries from the bus. */
 const OWN_COMMIT_GRACE_MS = 200;
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5000;
-/** Shows in pg_stat_activity, so operators (and tests) can find the listening connection. */
-export const FEED_APPLICATION_NAME = 'twin-journal-feed';
+/** After a failed read of the journal, the feed tries again this much later. */
+const PUMP_RETRY_MS = 5000;
+
+export { FEED_APPLICATION_NAME } from './journal-listener.js';
 
 /** Seqs are decimal strings without leading zeros: compare by length, then lexically. */
 export function seqAfter(a: string, b: string): boolean {
@@ -91,9 +91,7 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
    * late, while the feed is still reading that change.
    */
   private known = '0';
-  private listener?: pg.Client;
-  private retryMs = RETRY_MIN_MS;
-  private retryTimer?: NodeJS.Timeout;
+  private readonly listener: JournalListener;
   private pumpRetry?: NodeJS.Timeout;
   private unsubscribeBus?: () => void;
   private readonly ready: Promise<void>;
@@ -102,18 +100,26 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @Inject(JournalService) private readonly journal: JournalService,
     @Inject(TwinEventBus) private readonly bus: TwinEventBus,
-    @Inject(DatabaseLocation) private readonly location: DatabaseLocation,
+    @Inject(DatabaseLocation) location: DatabaseLocation,
   ) {
     this.ready = new Promise((ok) => (this.markReady = ok));
+    this.listener = new JournalListener(location.url, this.logger, {
+      notice: (seq) => this.noticed(seq),
+      // Whatever other replicas committed while we were deaf is in the journal: read it now.
+      reconnected: () => this.trigger(),
+    });
   }
 
   async onApplicationBootstrap(): Promise<void> {
     // Listen before reading the head: a commit between the two is then announced, not lost.
-    await this.connect();
-    // After the writer has its answer: the fan-out must not delay the next write (or its reply).
-    this.unsubscribeBus = this.bus.subscribe(
-      (entries) => void setImmediate(() => this.committedHere(entries)),
-    );
+    await this.listener.start();
+    this.unsubscribeBus = this.bus.subscribe((entries) => {
+      // Known at once: a stream opened once the writer has its answer must not get these.
+      const last = entries[entries.length - 1]?.seq;
+      if (last !== undefined) this.noteCommitted(last);
+      // Handed on after the writer has its answer: the fan-out must not delay it or the next write.
+      setImmediate(() => this.committedHere(entries));
+    });
     this.lastSeq = await this.journal.headSeq();
     this.noteCommitted(this.lastSeq);
     this.started = true;
@@ -125,12 +131,9 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     this.unsubscribeBus?.();
-    clearTimeout(this.retryTimer);
     clearTimeout(this.pumpRetry);
     for (const s of [...this.subscribers]) s.close();
-    const client = this.listener;
-    this.listener = undefined;
-    await client?.end().catch(() => undefined);
+    await this.listener.stop();
   }
 
   /** The highest seq dispatched so far. */
@@ -140,7 +143,7 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** True while the LISTEN connection is up. */
   get listening(): boolean {
-    return this.listener !== undefined;
+    return this.listener.listening;
   }
 
   subscribe(listener: FeedListener, options: FeedOptions = {}): FeedSubscription {
@@ -226,7 +229,7 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
         if (this.stopped) return;
         this.logger.warn(`reading the journal failed, retrying: ${describe(err)}`);
         clearTimeout(this.pumpRetry);
-        this.pumpRetry = setTimeout(() => this.trigger(), RETRY_MAX_MS).unref();
+        this.pumpRetry = setTimeout(() => this.trigger(), PUMP_RETRY_MS).unref();
       })
       .finally(() => {
         this.pumping = false;
@@ -289,70 +292,21 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
     this.logger.error(`journal feed subscriber failed: ${describe(err)}`);
   }
 
-  private async connect(): Promise<void> {
-    const client = new pg.Client({
-      connectionString: this.location.url,
-      application_name: FEED_APPLICATION_NAME,
-    });
-    client.on('error', (err) => this.lost(client, err));
-    client.on('end', () => this.lost(client));
-    client.on('notification', (msg) => {
-      if (msg.channel !== JOURNAL_CHANNEL) return;
-      const seq = msg.payload || undefined;
-      const own = seq !== undefined && this.journal.appendedHere(seq);
-      // The payload is the commit's highest seq: nothing to read if we are already past it.
-      if (seq !== undefined && !seqAfter(seq, this.lastSeq)) return;
-      if (own) {
-        // This process's own commit, whose notice often overtakes the commit's answer: its
-        // entries come from the bus. Read only if they have not come by then (the answer was lost).
-        this.noteCommitted(seq);
-        setTimeout(() => {
-          if (seqAfter(seq, this.lastSeq)) this.trigger(seq);
-        }, OWN_COMMIT_GRACE_MS).unref();
-        return;
-      }
-      this.trigger(seq);
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${JOURNAL_CHANNEL}`);
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw err;
-    }
-    if (this.stopped) {
-      await client.end();
+  /** A commit's notice from the LISTEN connection, with the commit's highest seq. */
+  private noticed(seq: string | undefined): void {
+    const own = seq !== undefined && this.journal.appendedHere(seq);
+    // Nothing to read if we are already past it.
+    if (seq !== undefined && !seqAfter(seq, this.lastSeq)) return;
+    if (own) {
+      // This process's own commit, whose notice often overtakes the commit's answer: its
+      // entries come from the bus. Read only if they have not come by then (the answer was lost).
+      this.noteCommitted(seq);
+      setTimeout(() => {
+        if (seqAfter(seq, this.lastSeq)) this.trigger(seq);
+      }, OWN_COMMIT_GRACE_MS).unref();
       return;
     }
-    this.listener = client;
-  }
-
-  private lost(client: pg.Client, err?: Error): void {
-    if (this.stopped || this.listener !== client) return;
-    this.listener = undefined;
-    this.logger.warn(`journal LISTEN connection lost${err ? `: ${err.message}` : ''}; reconnecting`);
-    client.end().catch(() => undefined);
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => {
-      this.connect().then(
-        () => {
-          this.retryMs = RETRY_MIN_MS;
-          // Whatever other replicas committed while we were deaf is in the journal: read it now.
-          this.trigger();
-        },
-        (err: unknown) => {
-          if (this.stopped) return;
-          this.logger.warn(`journal LISTEN reconnect failed: ${describe(err)}`);
-          this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-          this.scheduleReconnect();
-        },
-      );
-    }, this.retryMs);
-    this.retryTimer.unref();
+    this.trigger(seq);
   }
 }
 
