@@ -7,8 +7,8 @@ import {
 } from '@nestjs/common';
 import { DatabaseLocation } from '../persistence/database-location.js';
 import { TwinEventBus } from './event-bus.js';
-import { JournalListener } from './journal-listener.js';
-import { asReadBack } from './journal.repository.js';
+import { PgListener } from '../persistence/pg-listener.js';
+import { asReadBack, JOURNAL_CHANNEL } from './journal.repository.js';
 import { JournalService } from './journal.service.js';
 import type { JournalEntry } from './journal.types.js';
 
@@ -38,7 +38,8 @@ const OWN_COMMIT_GRACE_MS = 200;
 /** After a failed read of the journal, the feed tries again this much later. */
 const PUMP_RETRY_MS = 5000;
 
-export { FEED_APPLICATION_NAME } from './journal-listener.js';
+/** Shows in pg_stat_activity, so operators (and tests) can find the listening connection. */
+export const FEED_APPLICATION_NAME = 'twin-journal-feed';
 
 /** Seqs are decimal strings without leading zeros: compare by length, then lexically. */
 export function seqAfter(a: string, b: string): boolean {
@@ -91,7 +92,7 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
    * late, while the feed is still reading that change.
    */
   private known = '0';
-  private readonly listener: JournalListener;
+  private readonly listener: PgListener;
   private pumpRetry?: NodeJS.Timeout;
   private unsubscribeBus?: () => void;
   private readonly ready: Promise<void>;
@@ -103,11 +104,20 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(DatabaseLocation) location: DatabaseLocation,
   ) {
     this.ready = new Promise((ok) => (this.markReady = ok));
-    this.listener = new JournalListener(location.url, this.logger, {
-      notice: (seq) => this.noticed(seq),
-      // Whatever other replicas committed while we were deaf is in the journal: read it now.
-      reconnected: () => this.trigger(),
-    });
+    this.listener = new PgListener(
+      {
+        url: location.url,
+        channel: JOURNAL_CHANNEL,
+        applicationName: FEED_APPLICATION_NAME,
+        label: 'journal',
+        logger: this.logger,
+      },
+      {
+        notice: (payload) => this.noticed(payload || undefined),
+        // Whatever other replicas committed while we were deaf is in the journal: read it now.
+        connected: () => this.trigger(),
+      },
+    );
   }
 
   async onApplicationBootstrap(): Promise<void> {
