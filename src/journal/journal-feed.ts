@@ -215,7 +215,6 @@ export class JournalFeed implements OnApplicationBootstrap, OnModuleDestroy {
     const last = entries[entries.length - 1]?.seq;
     if (last === undefined) return;
     if (this.started && !this.stopped && !this.pumping && continues(this.lastSeq, entries)) {
-      this.noteCommitted(last);
       this.lastSeq = last;
       if (this.subscribers.size > 0) this.dispatch(entries.map(asReadBack));
       return;
