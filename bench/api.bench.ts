@@ -131,10 +131,27 @@ async function seeded(url: string): Promise<string> {
     );
     await c.query('VACUUM ANALYZE');
     const r = rows[0];
-    return `${r.things} things, ${r.policies} policies (${r.distinct_policies} distinct policyIds on things), ${r.readers} policy_readers rows; ${SUBJECT} reads ${r.full} whole, ${r.partial} in part`;
+    return `${r.things} things, ${r.policies} policies (${r.distinct_policies} distinct policyIds on things), ${r.readers} policy_readers rows; ${SUBJECT} reads ${r.full} whole, ${r.partial} in part\n${await cacheFit(c)}`;
   } finally {
     await c.end();
   }
+}
+
+/**
+ * Whether PostgreSQL's cache holds what reads and searches touch: past it, a search reads each
+ * match's page from the kernel (at a million things with 128 MB, twice PostgreSQL's CPU per search).
+ */
+async function cacheFit(c: pg.Client): Promise<string> {
+  const { rows } = await c.query<{ cache: string; cache_bytes: string; data: string; data_bytes: string }>(
+    `SELECT current_setting('shared_buffers') AS cache,
+            pg_size_bytes(current_setting('shared_buffers')) AS cache_bytes,
+            pg_size_pretty(s.bytes) AS data, s.bytes AS data_bytes
+     FROM (SELECT sum(pg_total_relation_size(t::regclass)) AS bytes
+           FROM unnest(ARRAY['things', 'policies', 'policy_readers']) t) s`,
+  );
+  const r = rows[0];
+  const fits = Number(r.data_bytes) <= Number(r.cache_bytes);
+  return `PostgreSQL's shared_buffers ${r.cache}; things, policies and policy_readers with their indexes ${r.data}: ${fits ? 'cached whole' : 'NOT cached whole (searches read pages from the kernel)'}`;
 }
 
 /** The sort of the paged searches: a building's things by power, highest first (ties by thingId). */

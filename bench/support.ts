@@ -21,8 +21,11 @@ export async function benchDatabase(): Promise<{ url: string; close: () => Promi
   if (!serverUrl) {
     dir = mkdtempSync(join(tmpdir(), 'twin-bench-pg-'));
     chmodSync(dir, 0o755);
-    const { startEmbeddedPostgres } = await import('../src/persistence/embedded-postgres.js');
-    const embedded = await startEmbeddedPostgres({ dataDir: dir, port: 0 });
+    const { startEmbeddedPostgres, cacheFlags } = await import('../src/persistence/embedded-postgres.js');
+    const { loadConfig } = await import('../src/config/config.schema.js');
+    // The cache `npm start` gives its embedded PostgreSQL.
+    const flags = cacheFlags(loadConfig(process.env).EMBEDDED_PG_SHARED_BUFFERS_MB);
+    const embedded = await startEmbeddedPostgres({ dataDir: dir, port: 0, postgresFlags: flags });
     serverUrl = embedded.url;
     stopEmbedded = () => embedded.stop();
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, loadConfig } from './config.schema.js';
+import { ConfigError, defaultSharedBuffersMb, loadConfig } from './config.schema.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -22,6 +22,23 @@ describe('loadConfig', () => {
 
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '' }).PORT).toBe(8080);
+  });
+});
+
+describe("the embedded PostgreSQL's cache (EMBEDDED_PG_SHARED_BUFFERS_MB)", () => {
+  const GiB = 2 ** 30;
+
+  it('defaults to a quarter of the memory, no less than 128 MB and no more than 4 GB', () => {
+    expect(defaultSharedBuffersMb(8 * GiB)).toBe(2048);
+    expect(defaultSharedBuffersMb(24 * GiB)).toBe(4096);
+    expect(defaultSharedBuffersMb(GiB / 4)).toBe(128);
+    expect(loadConfig({}).EMBEDDED_PG_SHARED_BUFFERS_MB).toBe(defaultSharedBuffersMb());
+  });
+
+  it.each(['8', 'lots', '1.5'])('refuses %s naming the variable', (value) => {
+    expect(() => loadConfig({ EMBEDDED_PG_SHARED_BUFFERS_MB: value })).toThrow(
+      /EMBEDDED_PG_SHARED_BUFFERS_MB:/,
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/config.schema.js';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres.js';
+import { cacheFlags, startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres.js';
 
 /** Where the database is: DATABASE_URL, or an embedded PostgreSQL this process owns and stops. */
 export class DatabaseLocation {
@@ -21,8 +21,11 @@ export class DatabaseLocation {
       dataDir: config.EMBEDDED_PG_DIR,
       port: config.EMBEDDED_PG_PORT,
       log: (line) => logger.debug(line),
+      postgresFlags: cacheFlags(config.EMBEDDED_PG_SHARED_BUFFERS_MB),
     });
-    logger.log(`embedded PostgreSQL listening on ${new URL(handle.url).port}`);
+    logger.log(
+      `embedded PostgreSQL listening on ${new URL(handle.url).port} (shared_buffers ${config.EMBEDDED_PG_SHARED_BUFFERS_MB} MB)`,
+    );
     return new DatabaseLocation(handle.url, handle);
   }
 

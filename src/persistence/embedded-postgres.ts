@@ -58,6 +58,11 @@ export async function startEmbeddedPostgres(
   };
 }
 
+/** The server flags that give the embedded PostgreSQL a cache of this size (see the config). */
+export function cacheFlags(sharedBuffersMb: number): string[] {
+  return ['-c', `shared_buffers=${sharedBuffersMb}MB`];
+}
+
 function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const server = createServer();
