@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, defaultSharedBuffersMb, loadConfig } from './config.schema.js';
+import { ConfigError, defaultSharedBuffersMb, loadConfig, usableMemory } from './config.schema.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -33,6 +33,15 @@ describe("the embedded PostgreSQL's cache (EMBEDDED_PG_SHARED_BUFFERS_MB)", () =
     expect(defaultSharedBuffersMb(24 * GiB)).toBe(4096);
     expect(defaultSharedBuffersMb(GiB / 4)).toBe(128);
     expect(loadConfig({}).EMBEDDED_PG_SHARED_BUFFERS_MB).toBe(defaultSharedBuffersMb());
+  });
+
+  it("counts a container's memory limit, not the host's memory", () => {
+    expect(usableMemory(64 * GiB, 2 * GiB)).toBe(2 * GiB);
+    expect(defaultSharedBuffersMb(usableMemory(64 * GiB, 2 * GiB))).toBe(512);
+    // No limit, as the Node versions say it.
+    expect(usableMemory(16 * GiB, 0)).toBe(16 * GiB);
+    expect(usableMemory(16 * GiB, undefined)).toBe(16 * GiB);
+    expect(usableMemory(16 * GiB, 2 ** 64)).toBe(16 * GiB);
   });
 
   it.each(['8', 'lots', '1.5'])('refuses %s naming the variable', (value) => {

@@ -38,12 +38,24 @@ const duration = (fallback: string) =>
     });
 
 /**
- * What an administrator would give PostgreSQL on this machine: a quarter of its memory (the
- * usual rule), within 128 MB (PostgreSQL's own default) and 4 GB (a million things with their
- * policies and indexes take about 2.2 GB). Mapped when the server starts, used as pages are read.
+ * What an administrator would give PostgreSQL here: a quarter of the memory (the usual rule),
+ * within 128 MB (PostgreSQL's own default) and 4 GB (a million things with their policies and
+ * indexes take about 2.2 GB). Mapped when the server starts, used as pages are read.
  */
-export function defaultSharedBuffersMb(totalBytes = totalmem()): number {
-  return Math.min(4096, Math.max(128, Math.floor(totalBytes / 4 / 2 ** 20)));
+export function defaultSharedBuffersMb(memoryBytes = usableMemory()): number {
+  return Math.min(4096, Math.max(128, Math.floor(memoryBytes / 4 / 2 ** 20)));
+}
+
+/**
+ * The machine's memory, or a container's limit when lower: in a container `totalmem()` is the
+ * host's, and a cache sized from it would get the embedded server killed as its pages fill.
+ */
+export function usableMemory(
+  total = totalmem(),
+  limit: number | undefined = process.constrainedMemory?.(),
+): number {
+  // No limit reads as 0, undefined or a huge number (cgroup v2's "max"), depending on Node.
+  return limit !== undefined && limit > 0 && limit < total ? limit : total;
 }
 
 /** Every setting the platform reads, with defaults. Names are part of the public contract. */
