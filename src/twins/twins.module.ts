@@ -6,6 +6,7 @@ import { HistoryRepository } from './history/history.repository.js';
 import { ThingHistoryService } from './history/thing-history.service.js';
 import { SearchController } from './http/search.controller.js';
 import { ThingsController } from './http/things.controller.js';
+import { SearchCacheCheck } from './search-cache-check.js';
 import { SearchIndexUpkeep } from './search-index-upkeep.js';
 import { SearchService } from './search.service.js';
 import { ThingPolicies } from './thing-policies.js';
@@ -22,6 +23,7 @@ import { TwinsService } from './twins.service.js';
     TwinsQueryService,
     SearchService,
     SearchIndexUpkeep,
+    SearchCacheCheck,
     HistoryRepository,
     ThingHistoryService,
     { provide: THING_POLICY_LOOKUP, useClass: ThingPolicies },

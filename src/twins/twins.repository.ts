@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Tx } from '../persistence/transaction.js';
 import type { SearchRow, SqlQuery } from './search/index.js';
+import type { CacheFit } from './search-cache.js';
 import type { StoredThing, ThingDoc } from './twin.types.js';
 
 interface ThingRow {
@@ -152,6 +153,16 @@ export class TwinsRepository {
       `SELECT gin_clean_pending_list('things_doc_idx'::regclass)::int AS pages`,
     );
     return rows[0]?.pages ?? 0;
+  }
+
+  /** PostgreSQL's cache and what reads by id and searches touch (see search-cache.ts). */
+  async cacheFit(db: Tx): Promise<CacheFit> {
+    const rows = await db.query<{ cache: string; data: string }>(
+      `SELECT pg_size_bytes(current_setting('shared_buffers')) AS cache,
+              pg_total_relation_size('things') + pg_total_relation_size('policies')
+                + pg_total_relation_size('policy_readers') AS data`,
+    );
+    return { cacheBytes: Number(rows[0].cache), dataBytes: Number(rows[0].data) };
   }
 
   /** Runs a query compiled by the search module (it selects at least COLUMNS). */
