@@ -4,6 +4,8 @@ import { authContext } from '../src/auth/auth-context.js';
 import { BASIC_SUBJECT_ISSUER } from '../src/auth/auth.service.js';
 import type { PolicyJson } from '../src/policies/model/policy.types.js';
 import type { TwinCommand } from '../src/twins/twin.types.js';
+import { cacheAdvice } from '../src/twins/search-cache.js';
+import { TwinsRepository } from '../src/twins/twins.repository.js';
 import { BENCH_USER, benchAuthHeaders } from './auth.js';
 import {
   benchDatabase,
@@ -138,20 +140,14 @@ async function seeded(url: string): Promise<string> {
 }
 
 /**
- * Whether PostgreSQL's cache holds what reads and searches touch: past it, a search reads each
- * match's page from the kernel (at a million things with 128 MB, twice PostgreSQL's CPU per search).
+ * Whether PostgreSQL's cache holds what reads and searches touch, as the platform's own check
+ * measures it: past it, a search reads each match's page from the kernel.
  */
 async function cacheFit(c: pg.Client): Promise<string> {
-  const { rows } = await c.query<{ cache: string; cache_bytes: string; data: string; data_bytes: string }>(
-    `SELECT current_setting('shared_buffers') AS cache,
-            pg_size_bytes(current_setting('shared_buffers')) AS cache_bytes,
-            pg_size_pretty(s.bytes) AS data, s.bytes AS data_bytes
-     FROM (SELECT sum(pg_total_relation_size(t::regclass)) AS bytes
-           FROM unnest(ARRAY['things', 'policies', 'policy_readers']) t) s`,
-  );
-  const r = rows[0];
-  const fits = Number(r.data_bytes) <= Number(r.cache_bytes);
-  return `PostgreSQL's shared_buffers ${r.cache}; things, policies and policy_readers with their indexes ${r.data}: ${fits ? 'cached whole' : 'NOT cached whole (searches read pages from the kernel)'}`;
+  const db = { query: async <T>(sql: string) => (await c.query(sql)).rows as T[] };
+  const fit = await new TwinsRepository().cacheFit(db);
+  const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
+  return `PostgreSQL's shared_buffers ${mb(fit.cacheBytes)}; things, policies and policy_readers with their indexes ${mb(fit.dataBytes)}: ${cacheAdvice(fit) ? 'NOT cached whole (searches read pages from the kernel)' : 'cached whole'}`;
 }
 
 /** The sort of the paged searches: a building's things by power, highest first (ties by thingId). */
