@@ -12,7 +12,7 @@ const FRAME_OVERHEAD = 14;
 export interface StreamDeps {
   /** The journal feed, or a thing's history followed by it (historical-feed.ts). */
   feed: Pick<JournalFeed, 'subscribe'>;
-  states: ThingStates;
+  states: Pick<ThingStates, 'after'>;
   /** WS_BUFFER_MAX_BYTES: outbound data a connection may have pending. */
   limit: number;
   /** The compiled policies that decide what each subscriber sees. */
@@ -100,7 +100,9 @@ export class EventStream {
       return undefined;
     }
     const queued = { bytes: batch.bytes };
-    if (this.live && this.pending(queued.bytes) > this.deps.limit) {
+    // The bound is on what waits in front of a batch: one burst larger than the limit, to a client
+    // that keeps up, is written (and checked) event by event once rendered.
+    if (this.live && this.pendingBatches > 0 && this.pending(queued.bytes) > this.deps.limit) {
       this.overflow();
       return undefined;
     }
@@ -125,30 +127,34 @@ export class EventStream {
     return out;
   }
 
-  /** Live: the whole batch in one write when nothing of it is skipped, else event by event. */
+  /**
+   * Live: the whole batch in one write when nothing of it is skipped and it fits within the limit,
+   * else event by event. A batch larger than what the limit leaves goes out uncorked, so the
+   * transport hands each event to the network as it can and only what it really holds back counts:
+   * a client that reads is not closed for the size of a burst, one that does not is at the limit.
+   */
   private emit(batch: ShapeBatch, events: Rendered[], skipped: Set<JournalEntry> | undefined): void {
     if (events.length === 0) return;
     const framing = this.sink.framing;
     if (framing && !(skipped && events.some((r) => skipped.has(r.entry)))) {
       const bytes = batch.framedBy(framing, events);
-      if (this.pending(bytes.length) > this.deps.limit) {
-        this.overflow();
-        return;
-      }
-      if (framing.sendFramed(bytes, false)) {
+      if (this.pending(bytes.length) <= this.deps.limit && framing.sendFramed(bytes, false)) {
         this.peakPending = Math.max(this.peakPending, this.pending());
         this.sink.delivered?.(events.length);
         return;
       }
     }
-    this.sink.cork();
+    let size = 0;
+    for (const r of events) size += r.data.length + FRAME_OVERHEAD;
+    const fits = this.pending(size) <= this.deps.limit;
+    if (fits) this.sink.cork();
     try {
       for (const r of events) {
         if (skipped?.has(r.entry)) continue;
         if (!this.write(r.data)) return;
       }
     } finally {
-      this.sink.uncork();
+      if (fits) this.sink.uncork();
     }
   }
 

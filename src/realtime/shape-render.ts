@@ -60,7 +60,7 @@ const preparing = new Map<string | object, Promise<unknown>>();
  */
 export class ShapeRenderer {
   constructor(
-    private readonly states: ThingStates,
+    private readonly states: Pick<ThingStates, 'after'>,
     private readonly spec: StreamSpec,
     private readonly render: RenderEvent,
     private readonly access: EventAccess | undefined,

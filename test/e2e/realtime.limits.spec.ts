@@ -100,6 +100,37 @@ describe('backpressure', () => {
     expect(slow.closeCode).toBe(4008);
     expect(slow.events.length).toBeLessThan(written);
   });
+
+  it('delivers one change set larger than the limit to a client that keeps reading', async () => {
+    const twins = app.app.get(TwinsService);
+    const client = await DittoSocket.open(app.wsUrl);
+    try {
+      await client.control('START-SEND-EVENTS?namespaces=org.burst');
+      const blob = 'y'.repeat(8000);
+      // One transaction of about 400 kB, so the journal feed hands it over as one batch.
+      const things = Array.from({ length: 50 }, (_, i) => `org.burst:t-${i}`);
+      await twins.applyMany(
+        things.map((thingId): TwinCommand => ({
+          type: 'modify',
+          thingId,
+          path: [],
+          value: { attributes: { blob } },
+          origin: 'rest',
+          auth: authContext([testUser().subject]),
+        })),
+      );
+      await until(
+        'the client to have the whole change set',
+        () => client.events.length >= things.length || client.closeCode !== undefined,
+      );
+      expect(client.closeCode).toBeUndefined();
+      expect(client.events.map((e) => e.topic.split('/')[1]).sort()).toEqual(
+        things.map((id) => id.split(':')[1]).sort(),
+      );
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 describe('connections', () => {
