@@ -236,7 +236,7 @@ interface Measured {
 
 async function measure(mode: Mode, url: string, things: number): Promise<Measured> {
   const { ids, searches, firstPages } = requestsFor(things);
-  const { port, child } = await startServer(target, [mode], { DATABASE_URL: url });
+  const { port, child } = await startServer(target, [mode], { DATABASE_URL: url }, mode !== 'raw');
   // The enforcing platform wants credentials (checked on every request); the others check none.
   const headers: Record<string, string> = mode === 'app' ? benchAuthHeaders() : {};
   try {

@@ -159,7 +159,7 @@ async function produce(
 
 /** `count` 0: the same changes with nobody subscribed, for what making them costs the server. */
 async function measure(mode: 'app' | 'raw', url: string, rate: number, count: number): Promise<Result> {
-  const { port, child } = await startServer(target, [mode], { DATABASE_URL: url });
+  const { port, child } = await startServer(target, [mode], { DATABASE_URL: url }, mode === 'app');
   const clients = new Clients();
   try {
     await clients.open(

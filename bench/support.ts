@@ -53,17 +53,26 @@ async function adminQuery(url: string, sql: string): Promise<void> {
   }
 }
 
+/** BENCH_APP_ARGS: node flags for the platform's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+const appArgs = (process.env.BENCH_APP_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 /**
  * Starts a target server in a child process, so the load generator (this process) does not
- * share an event loop with it. The child sends {port} when it listens.
+ * share an event loop with it. The child sends {port} when it listens. `platform`: the child is
+ * the platform (not a bare baseline) and gets BENCH_APP_ARGS.
  */
 export function startServer(
   script: string,
   args: string[],
   env: Record<string, string>,
+  platform = false,
 ): Promise<{ port: number; child: ChildProcess }> {
   return new Promise((ok, fail) => {
-    const child = fork(script, args, { env: { ...process.env, ...env }, stdio: 'inherit' });
+    const child = fork(script, args, {
+      env: { ...process.env, ...env },
+      stdio: 'inherit',
+      execArgv: [...process.execArgv, ...(platform ? appArgs : [])],
+    });
     child.once('message', (m: { port: number }) => ok({ port: m.port, child }));
     child.once('exit', (code) => fail(new Error(`${script} ${args.join(' ')} exited with ${code}`)));
   });
@@ -274,17 +283,16 @@ export async function connectEach(
 
 /**
  * The built platform (dist/src/main.js) in a child process with authentication on (the bench
- * user), its embedded MQTT broker and HTTP on free ports; resolves once /health answers.
- * BENCH_APP_ARGS: node flags for it, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+ * user), its embedded MQTT broker and HTTP on free ports; resolves once /health answers,
+ * with BENCH_APP_ARGS.
  */
 export async function startPlatform(
   dbUrl: string,
   env: Record<string, string>,
 ): Promise<{ base: string; mqttUrl: string; pid: number; stop: () => Promise<void> }> {
-  const nodeArgs = (process.env.BENCH_APP_ARGS ?? '').split(' ').filter((a) => a !== '');
   const httpPort = await freePort();
   const mqttPort = await freePort();
-  const app: ChildProcess = spawn(process.execPath, [...nodeArgs, here('../src/main.js')], {
+  const app: ChildProcess = spawn(process.execPath, [...appArgs, here('../src/main.js')], {
     env: {
       ...envWithoutAuth(),
       ...benchAuthEnv(),

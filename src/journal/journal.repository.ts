@@ -44,6 +44,7 @@ export class JournalRepository {
    */
   async append(tx: Tx, entries: NewJournalEntry[]): Promise<JournalEntry[]> {
     if (entries.length === 0) return [];
+    const written = entriesJson(entries);
     const rows = await tx.query<{ seqs: string }>(
       `WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock($2)),
        appended AS (
@@ -63,12 +64,16 @@ export class JournalRepository {
        -- their last seq, so the payload (the highest seq) is a hint, never the data.
        SELECT string_agg(seq::text, ',' ORDER BY seq) AS seqs, pg_notify('${JOURNAL_CHANNEL}', max(seq)::text)
        FROM appended`,
-      [entriesJson(entries), JOURNAL_APPEND_LOCK],
+      [written.json, JOURNAL_APPEND_LOCK],
       { prepare: true },
     );
     // Seqs are drawn in entry order under the lock, so ascending seq is entry order.
     const seqs = rows[0].seqs.split(',');
-    return entries.map((e, i) => ({ ...e, seq: seqs[i] }));
+    return entries.map((e, i) => {
+      const entry = { ...e, seq: seqs[i] };
+      appendedJson.set(entry, written.parts[i]);
+      return entry;
+    });
   }
 
   /**
@@ -162,6 +167,8 @@ export function journalEntryOf(r: JournalRow): JournalEntry {
  * absent when empty, the time as PostgreSQL gives it back (UTC, milliseconds).
  */
 export function asReadBack(e: JournalEntry): JournalEntry {
+  const json = appendedJson.get(e);
+  appendedJson.delete(e);
   return journalEntryOf({
     seq: e.seq,
     entity: e.entity ?? 'thing',
@@ -170,9 +177,8 @@ export function asReadBack(e: JournalEntry): JournalEntry {
     revision: String(e.revision),
     action: e.action,
     path: e.path,
-    value: e.value === undefined ? null : (JSON.parse(JSON.stringify(e.value)) as unknown),
-    leaf_times:
-      e.leafTimes === undefined ? null : (JSON.parse(JSON.stringify(e.leafTimes)) as Record<string, string>),
+    value: e.value === undefined ? null : copyOf(e.value, json?.value),
+    leaf_times: e.leafTimes === undefined ? null : copyOf(e.leafTimes, json?.leafTimes),
     ts: isoMillis(e.timestamp),
     origin: e.origin,
     correlation_id: e.correlationId ?? null,
@@ -186,25 +192,51 @@ function isoMillis(ts: string): string {
     : new Date(ts).toISOString();
 }
 
+/** A copy of a value as JSON keeps it, from the JSON it was appended as when there is that. */
+function copyOf<T>(value: T, json: string | undefined): T {
+  return JSON.parse(json ?? JSON.stringify(value)) as T;
+}
+
+/** The JSON of each appended entry's value and leaf times, which its read-back copy parses. */
+interface EntryJson {
+  value?: string;
+  leafTimes?: string;
+}
+
+/**
+ * What append() wrote of each entry it returned, until asReadBack takes it: the feed hands on a
+ * copy of every entry this process commits, and serializing the values once is half that copy.
+ */
+const appendedJson = new WeakMap<JournalEntry, EntryJson>();
+
 /**
  * A value is wrapped in an array so that a JSON null stays a JSON null (json_to_recordset reads a
- * bare null as SQL NULL, which is what an entry without a value stores).
+ * bare null as SQL NULL, which is what an entry without a value stores). Each value and leaf
+ * times are serialized on their own, kept for the read-back copy, and spliced into the row.
  */
-function entriesJson(entries: NewJournalEntry[]): string {
-  return JSON.stringify(
-    entries.map((e) => ({
+function entriesJson(entries: NewJournalEntry[]): { json: string; parts: EntryJson[] } {
+  const parts: EntryJson[] = [];
+  const rows = entries.map((e) => {
+    const part: EntryJson = {
+      value: e.value === undefined ? undefined : JSON.stringify(e.value),
+      // Absent: SQL NULL (no times written, or none known).
+      leafTimes: e.leafTimes === undefined ? undefined : JSON.stringify(e.leafTimes),
+    };
+    parts.push(part);
+    const head = JSON.stringify({
       entity: e.entity,
       thing_id: e.thingId,
       policy_id: e.policyId,
       revision: e.revision,
       action: e.action,
       path: e.path,
-      value: e.value === undefined ? null : [e.value],
-      // Absent: SQL NULL (no times written, or none known).
-      leaf_times: e.leafTimes,
       ts: e.timestamp,
       origin: e.origin,
       correlation_id: e.correlationId,
-    })),
-  );
+    });
+    const value = e.value === undefined ? 'null' : `[${part.value ?? 'null'}]`;
+    const leafTimes = part.leafTimes === undefined ? '' : `,"leaf_times":${part.leafTimes}`;
+    return `${head.slice(0, -1)},"value":${value}${leafTimes}}`;
+  });
+  return { json: `[${rows.join(',')}]`, parts };
 }

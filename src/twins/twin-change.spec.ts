@@ -150,6 +150,20 @@ describe('computeChange', () => {
     expect(() => computeChange(thing(), cmd, { ...opts(), maxSize: 1024 })).toThrow(DomainError);
   });
 
+  it('counts the thing’s size in UTF-8 bytes of its JSON, as Ditto’s limit does', () => {
+    const withText = (text: string): TwinCommand => ({
+      type: 'modify',
+      thingId: ID,
+      path: ['attributes', 'text'],
+      value: text,
+      origin: 'rest',
+    });
+    const small = { ...opts(), maxSize: 1024 };
+    expect(() => computeChange(thing(), withText('e'.repeat(600)), small)).not.toThrow();
+    // The same 600 characters take two bytes each.
+    expect(() => computeChange(thing(), withText('é'.repeat(600)), small)).toThrow(DomainError);
+  });
+
   it('If-Match with a stale revision is a 412 and If-None-Match: * on an existing thing too', () => {
     const put = (preconditions: TwinCommand['preconditions']): TwinCommand => ({
       type: 'modify',

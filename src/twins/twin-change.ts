@@ -4,9 +4,9 @@ import type { JournalAction } from '../journal/journal.types.js';
 import { deleteAt, getAt, setAt, toPointer } from './model/json-pointer.js';
 import { mergePatch, mergePatchAt } from './model/merge-patch.js';
 import { parseThingId } from './model/thing-id.js';
+import { serializeDoc } from './model/doc-json.js';
 import {
   classifyPath,
-  jsonSize,
   notFoundCodeFor,
   validateThingBody,
   validateValueAt,
@@ -179,7 +179,7 @@ function nonEmpty(times: LeafTimes): LeafTimes | undefined {
 }
 
 function checkSize(doc: ThingDoc, max: number): void {
-  const size = jsonSize(doc);
+  const size = Buffer.byteLength(serializeDoc(doc), 'utf8');
   if (size > max) throw Errors.tooLarge(size, max);
 }
 

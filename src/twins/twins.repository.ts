@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { takeDocJson } from './model/doc-json.js';
 import type { Tx } from '../persistence/transaction.js';
 import type { SearchRow, SqlQuery } from './search/index.js';
 import type { CacheFit } from './search-cache.js';
@@ -195,16 +196,17 @@ const writtenSizes = new WeakMap<StoredThing, number>();
  */
 function recordsJson(things: StoredThing[]): string {
   const rows = things.map((t) => {
-    const row = JSON.stringify({
+    const head = JSON.stringify({
       thing_id: t.thingId,
       namespace: t.namespace,
       policy_id: t.doc.policyId,
-      doc: t.doc,
       revision: t.revision,
       created_at: t.created,
       modified_at: t.modified,
       metadata: t.metadata,
     });
+    // The document as its change serialized it to check its size.
+    const row = `${head.slice(0, -1)},"doc":${takeDocJson(t.doc)}}`;
     writtenSizes.set(t, row.length);
     return row;
   });

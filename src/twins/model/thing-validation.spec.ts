@@ -2,7 +2,6 @@ import { describe, expect, it } from '@jest/globals';
 import { DomainError } from '../../common/domain-error.js';
 import {
   classifyPath,
-  jsonSize,
   notFoundCodeFor,
   validateFeature,
   validateThingBody,
@@ -252,19 +251,6 @@ describe('validateValueAt', () => {
     [['features', '*', 'properties'], {}, KEY_INVALID],
   ])('%j = %j → %s', (segments, value, expected) => {
     expect(outcome(() => validateValueAt(segments, value))).toBe(expected);
-  });
-});
-
-describe('jsonSize', () => {
-  it.each([
-    [{}, 2],
-    [{ a: 1 }, 7],
-    ['ä', 4],
-    ['€', 5],
-    [null, 4],
-    [undefined, 0],
-  ])('%j → %d bytes', (value, size) => {
-    expect(jsonSize(value)).toBe(size);
   });
 });
 

@@ -222,12 +222,6 @@ export function validateFeature(featureId: string, value: unknown): FeatureBody 
   return out;
 }
 
-/** The byte size of the value's JSON text in UTF-8, as the Thing size limit counts it. */
-export function jsonSize(value: unknown): number {
-  const text = JSON.stringify(value) as string | undefined;
-  return text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
-}
-
 function validateFeatures(value: unknown): Record<string, FeatureBody> {
   const features = requireObject(value, 'The Features');
   for (const [featureId, feature] of Object.entries(features)) validateFeature(featureId, feature);
