@@ -41,7 +41,7 @@ class Transport implements StreamSink {
 
   constructor(
     private readonly window: number,
-    public reading: boolean,
+    private readonly reading: boolean,
   ) {}
 
   readonly framing = {

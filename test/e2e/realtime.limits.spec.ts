@@ -30,9 +30,22 @@ afterAll(async () => {
 
 const socketOf = (c: DittoSocket) => tcpOf(c.ws)!;
 
+/**
+ * One transaction writing `value` at `path` of each thing: as the signed-in user (whose default
+ * policies let the clients see the events of things it creates), or as the system.
+ */
+function writeEach(thingIds: string[], path: string[], value: unknown, by: 'user' | 'system') {
+  const who =
+    by === 'user'
+      ? { origin: 'rest' as const, auth: authContext([testUser().subject]) }
+      : { origin: 'system' as const };
+  return app.app
+    .get(TwinsService)
+    .applyMany(thingIds.map((thingId): TwinCommand => ({ type: 'modify', thingId, path, value, ...who })));
+}
+
 describe('backpressure', () => {
   it('closes a client that stops reading with 4008; the others get everything; memory stays bounded', async () => {
-    const twins = app.app.get(TwinsService);
     const sessions = app.app.get(WsSessions);
     const slow = await DittoSocket.open(app.wsUrl);
     const fast = await DittoSocket.open(app.wsUrl);
@@ -43,29 +56,11 @@ describe('backpressure', () => {
     socketOf(slow).pause(); // stops reading: the kernel buffers fill, then the server's
     const blob = 'x'.repeat(8000);
     const things = Array.from({ length: 10 }, (_, i) => `org.bp:t-${i}`);
-    // Created by the signed-in user, so their default policies let both clients see the events.
-    await twins.applyMany(
-      things.map((thingId): TwinCommand => ({
-        type: 'modify',
-        thingId,
-        path: [],
-        value: {},
-        origin: 'rest',
-        auth: authContext([testUser().subject]),
-      })),
-    );
+    await writeEach(things, [], {}, 'user');
     let written = things.length;
     try {
       for (let round = 0; round < 2000 && slowSession()?.open; round++) {
-        await twins.applyMany(
-          things.map((thingId): TwinCommand => ({
-            type: 'modify',
-            thingId,
-            path: [],
-            value: { attributes: { round, blob } },
-            origin: 'system',
-          })),
-        );
+        await writeEach(things, [], { attributes: { round, blob } }, 'system');
         written += things.length;
       }
       // Closing, not yet closed: the close frame waits behind the data the client does not read.
@@ -76,15 +71,7 @@ describe('backpressure', () => {
       expect(closing!.buffered).toBeLessThanOrEqual(LIMIT);
 
       // The fast client was never held up and keeps receiving after the slow one is gone.
-      await twins.applyMany(
-        things.map((thingId): TwinCommand => ({
-          type: 'modify',
-          thingId,
-          path: ['attributes', 'after'],
-          value: 1,
-          origin: 'system',
-        })),
-      );
+      await writeEach(things, ['attributes', 'after'], 1, 'system');
       written += things.length;
       await until(
         'the fast client to have everything',
@@ -102,23 +89,13 @@ describe('backpressure', () => {
   });
 
   it('delivers one change set larger than the limit to a client that keeps reading', async () => {
-    const twins = app.app.get(TwinsService);
     const client = await DittoSocket.open(app.wsUrl);
     try {
       await client.control('START-SEND-EVENTS?namespaces=org.burst');
       const blob = 'y'.repeat(8000);
       // One transaction of about 400 kB, so the journal feed hands it over as one batch.
       const things = Array.from({ length: 50 }, (_, i) => `org.burst:t-${i}`);
-      await twins.applyMany(
-        things.map((thingId): TwinCommand => ({
-          type: 'modify',
-          thingId,
-          path: [],
-          value: { attributes: { blob } },
-          origin: 'rest',
-          auth: authContext([testUser().subject]),
-        })),
-      );
+      await writeEach(things, [], { attributes: { blob } }, 'user');
       await until(
         'the client to have the whole change set',
         () => client.events.length >= things.length || client.closeCode !== undefined,
